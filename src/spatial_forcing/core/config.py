@@ -1,0 +1,41 @@
+"""AlignConfig: every Spatial Forcing knob, with the paper / reference defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from spatial_forcing.core.layers import MODES
+from spatial_forcing.core.projector import NORMS
+
+
+@dataclass
+class AlignConfig:
+    enabled: bool = True  # False: the plain baseline (no teacher, no projector, no alignment loss)
+    alpha: float = 0.5  # weight of the alignment loss: loss = action_loss + alpha * align_loss
+    layers: list[int] = field(default_factory=list)  # student layers k (output after decoder layer k); [] = ~3/4 depth
+    mode: str = "single"  # "single" | "multi" (one projector per layer, mean loss) | "adaptive" (learned softmax mix)
+    teacher: str = "mini3d"  # teacher registry name (mini3d, mini2d, vggt, dinov2, siglip)
+    teacher_layer: int = -1  # teacher layer used as target (reference: -1, the last aggregator output)
+    use_pe: bool = True  # add the fixed 2D sin-cos PE to the target (reference: --use_vggt_pe True)
+    pe_scale: float = 0.1  # PE scale (reference: 0.1)
+    projector_norm: str = "layernorm"  # "layernorm" (reference code) | "batchnorm" (paper text) | "none"
+    projector_hidden: int = 0  # hidden width of the projector MLP; 0 = 2 * teacher channels (reference)
+    shift: int = 0  # token shift of the reference OpenVLA code ("gain_feat_1move"): 1 reproduces it
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"align.mode must be one of {MODES}, got {self.mode!r}")
+        if self.projector_norm not in NORMS:
+            raise ValueError(f"align.projector_norm must be one of {NORMS}, got {self.projector_norm!r}")
+        if self.alpha < 0:
+            raise ValueError(f"align.alpha must be >= 0, got {self.alpha}")
+        if self.mode == "single" and len(self.layers) > 1:
+            raise ValueError(f"align.mode 'single' takes one layer, got {self.layers}; use 'multi' or 'adaptive'")
+
+    def resolve_layers(self, num_layers: int) -> list[int]:
+        """The student layers to align, checked against the VLA's depth (1..num_layers)."""
+        layers = list(self.layers) or [max(1, round(0.75 * num_layers))]
+        bad = [k for k in layers if not 1 <= k <= num_layers]
+        if bad:
+            raise ValueError(f"align.layers {bad} out of range: this VLA has decoder layers 1..{num_layers}")
+        return layers

@@ -1,0 +1,83 @@
+"""SpatialForcing: captured student tokens + teacher targets -> (alignment loss, metrics)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from spatial_forcing.core.capture import TokenCapture
+from spatial_forcing.core.config import AlignConfig
+from spatial_forcing.core.layers import LayerMix
+from spatial_forcing.core.layout import TokenLayout
+from spatial_forcing.core.loss import cosine_align_loss
+from spatial_forcing.core.projector import AlignProjector
+from spatial_forcing.core.targets import build_targets
+
+
+class SpatialForcing(nn.Module):
+    """The training-only SF branch. Holds the projector(s) and, in adaptive mode, the layer weights.
+
+    `attach` hooks the student layers; after the student's forward, `forward(teacher_feats)` reads the
+    captured visual tokens, builds targets and returns the alignment loss. Nothing of this module is
+    needed at inference: export the student alone.
+    """
+
+    def __init__(self, cfg: AlignConfig, student_dim: int, teacher_dim: int, layers: list[int]):
+        super().__init__()
+        self.cfg = cfg
+        self.layers = list(layers)
+        hidden = cfg.projector_hidden or 2 * teacher_dim
+        n_proj = len(self.layers) if cfg.mode == "multi" else 1
+        self.projectors = nn.ModuleList(
+            AlignProjector(student_dim, teacher_dim, hidden, cfg.projector_norm) for _ in range(n_proj)
+        )
+        self.mix = LayerMix(len(self.layers), student_dim) if cfg.mode == "adaptive" else None
+        self.capture: TokenCapture | None = None
+        self.layout: TokenLayout | None = None
+
+    def attach(self, student: nn.Module, layer_paths: dict[int, str], layout: TokenLayout,
+               kind: str = "output") -> TokenCapture:
+        """Hook `layer_paths` (layer k -> module path) of the student; visual tokens sit at `layout`."""
+        self.detach()
+        if self.cfg.shift:
+            layout = TokenLayout(layout.views, layout.grid, layout.offset, layout.stride, self.cfg.shift)
+        self.layout = layout
+        self.capture = TokenCapture(student, {k: layer_paths[k] for k in self.layers}, kind=kind)
+        return self.capture
+
+    def detach(self) -> None:
+        if self.capture is not None:
+            self.capture.remove()
+        self.capture = None
+
+    def forward(self, teacher_feats: torch.Tensor, view_valid: torch.Tensor | None = None,
+                pixel_valid: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+        """teacher_feats [B, V, h, w, C] for the batch just run through the student."""
+        if self.capture is None or self.layout is None:
+            raise RuntimeError("SpatialForcing.attach(student, ...) must be called before forward")
+        captured = self.capture.pop()
+        tokens = [self.layout.select(captured[k]) for k in self.layers]
+        targets, mask = build_targets(teacher_feats, self.layout.grid, self.cfg.use_pe, self.cfg.pe_scale,
+                                      view_valid=view_valid, pixel_valid=pixel_valid)
+        return self.loss_from_tokens(tokens, targets, mask)
+
+    def loss_from_tokens(self, tokens: list[torch.Tensor], targets: torch.Tensor,
+                         mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """tokens: one [B, N, D] per layer; targets [B, N, C]; mask [B, N]."""
+        metrics: dict[str, float] = {}
+        if self.mix is not None:
+            loss, cos = cosine_align_loss(self.projectors[0](self.mix(tokens)), targets, mask)
+            for k, w in zip(self.layers, self.mix.weights().tolist()):
+                metrics[f"layer_weight/{k}"] = w
+        else:
+            losses, coss = [], []
+            for i, k in enumerate(self.layers):
+                proj = self.projectors[i if self.cfg.mode == "multi" else 0]
+                layer_loss, layer_cos = cosine_align_loss(proj(tokens[i]), targets, mask)
+                losses.append(layer_loss)
+                coss.append(layer_cos)
+                if len(self.layers) > 1:
+                    metrics[f"align_cos/{k}"] = float(layer_cos)
+            loss, cos = torch.stack(losses).mean(), torch.stack(coss).mean()
+        metrics["align_cos"] = float(cos)
+        return loss, metrics
