@@ -1,0 +1,32 @@
+"""`sf train`: train one policy (baseline or with Spatial Forcing) on a LeRobot v3 dataset."""
+
+from __future__ import annotations
+
+import argparse
+
+from spatial_forcing.train.config import TrainConfig
+from spatial_forcing.utils.dataclass_cli import add_dataclass_args, build_config, overrides_from_args
+from spatial_forcing.utils.errors import SFError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("train", help="train a policy; --align.enabled false for the baseline")
+    parser.add_argument("--resume", action="store_true", help="continue from the run's latest checkpoint")
+    add_dataclass_args(parser, TrainConfig)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from spatial_forcing.train.loop import train
+
+    values = overrides_from_args(args)
+    resume = values.pop("resume", False)
+    if not values.get("dataset"):
+        raise SFError("--dataset is required (a LeRobotDataset v3 directory)")
+    try:
+        cfg = build_config(TrainConfig, values)
+    except ValueError as err:
+        raise SFError(str(err)) from None
+    policy_dir = train(cfg, resume=resume)
+    print(f"exported policy: {policy_dir}")
+    return 0

@@ -1,0 +1,72 @@
+"""A trained student loaded for inference: raw observations in, executable (unnormalised) actions out.
+
+Only the student is loaded: the SF projector and the teacher are not part of an exported policy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+
+from spatial_forcing.data.normalize import Normalizer
+from spatial_forcing.train.checkpoint import read_json
+from spatial_forcing.utils.errors import SFError
+from spatial_forcing.vla.config import config_from_dict
+from spatial_forcing.vla.registry import build_policy
+from spatial_forcing.vla.tokenizer import WordTokenizer
+
+STATE_KEY, ACTION_KEY = "observation.state", "action"
+
+
+class LoadedPolicy:
+    """A student with its normaliser and camera order; `LoadedPolicy.load(dir)` reads an exported policy."""
+
+    def __init__(self, model: torch.nn.Module, normalizer: Normalizer, cameras: Sequence[str],
+                 device: str = "cpu"):
+        self.model = model.to(device).eval()
+        self.config = model.config
+        self.normalizer = normalizer
+        self.cameras = list(cameras)
+        self.device = device
+
+    @classmethod
+    def load(cls, policy_dir: str | Path, device: str = "cpu") -> "LoadedPolicy":
+        """Read run_dir/policy (see train.checkpoint.export_policy)."""
+        policy_dir = Path(policy_dir)
+        if not (policy_dir / "model.safetensors").exists():
+            raise SFError(f"{policy_dir}: not an exported policy (no model.safetensors)")
+        config = config_from_dict(read_json(policy_dir / "vla.json"))
+        tokenizer = WordTokenizer.from_json((policy_dir / "tokenizer.json").read_text())
+        model = build_policy(config, tokenizer)
+        model.load_state_dict(load_file(str(policy_dir / "model.safetensors")))
+        normalizer = Normalizer.from_state_dict(read_json(policy_dir / "normalizer.json"))
+        info = read_json(policy_dir / "info.json")
+        return cls(model, normalizer, info.get("cameras", ["agentview", "wrist"]), device)
+
+    @property
+    def chunk(self) -> int:
+        return self.config.chunk
+
+    def batch_from_obs(self, observations: Sequence[dict], instructions: Sequence[str]) -> dict:
+        """Env observations (uint8 images HxWx3, raw 8-d state) -> a model batch."""
+        images = np.stack([np.stack([o[f"observation.images.{c}"] for c in self.cameras]) for o in observations])
+        images_t = torch.from_numpy(images).permute(0, 1, 4, 2, 3).float().div_(255.0)
+        size = self.config.image_size
+        if images_t.shape[-1] != size or images_t.shape[-2] != size:
+            b, v = images_t.shape[:2]
+            images_t = torch.nn.functional.interpolate(images_t.flatten(0, 1), size=(size, size), mode="bilinear",
+                                                       antialias=True, align_corners=False).reshape(b, v, 3, size, size)
+        state = torch.from_numpy(np.stack([o[STATE_KEY] for o in observations])).float()
+        return {"images": images_t.to(self.device),
+                "state": self.normalizer.normalize(STATE_KEY, state).to(self.device),
+                "instruction": list(instructions)}
+
+    @torch.no_grad()
+    def act(self, observations: Sequence[dict], instructions: Sequence[str]) -> np.ndarray:
+        """[B, chunk, action_dim] actions in the env's units."""
+        pred = self.model.predict_action(self.batch_from_obs(observations, instructions))
+        return self.normalizer.unnormalize(ACTION_KEY, pred.cpu()).numpy()

@@ -1,0 +1,59 @@
+"""TrainConfig: everything one training run needs, saved as JSON beside its checkpoints."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from spatial_forcing.core.config import AlignConfig
+from spatial_forcing.utils.errors import SFError
+
+
+@dataclass
+class TrainConfig:
+    dataset: str = ""  # path to a LeRobotDataset v3 directory
+    out: str = "runs/train"  # run directory: checkpoints/, policy/ (the exported student), tensorboard/
+    vla_preset: str = "demo"  # small VLA size preset: tiny | demo | small
+    vla: dict[str, Any] = field(default_factory=dict)  # overrides of SmallVLAConfig fields, e.g. {"head": "flow"}
+    align: AlignConfig = field(default_factory=AlignConfig)  # Spatial Forcing; align.enabled=False = baseline
+    teacher_weights: str = ""  # teacher weights file; "" = the teacher's default (shipped mini weights)
+    targets: str = "cache"  # "cache": teacher features computed once per frame; "online": every step
+    cameras: list[str] = field(default_factory=lambda: ["agentview", "wrist"])  # views, in order
+    episode_fraction: float = 1.0  # fraction of episodes per task used (data-efficiency experiments)
+    steps: int = 600  # optimizer steps
+    batch_size: int = 32  # samples per step
+    lr: float = 5e-4  # peak learning rate (AdamW)
+    weight_decay: float = 0.01  # AdamW weight decay (torch default, as the reference)
+    warmup_steps: int = 50  # linear warm-up steps
+    schedule: str = "cosine"  # "cosine" (to 10% of lr) | "constant"
+    grad_clip: float = 1.0  # max gradient norm; 0 disables clipping
+    seed: int = 0  # seed for init, data order and noise
+    threads: int = 2  # torch CPU threads (1 per job when two jobs share the machine)
+    log_every: int = 10  # steps between logged scalars
+    save_every: int = 200  # steps between checkpoints (resume points)
+    eval_curve_every: int = 0  # steps between success-rate probes during training (0 = off)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.align, dict):
+            self.align = AlignConfig(**self.align)
+        if self.targets not in ("cache", "online"):
+            raise SFError(f"--targets must be 'cache' or 'online', got {self.targets!r}")
+        if self.schedule not in ("cosine", "constant"):
+            raise SFError(f"--schedule must be 'cosine' or 'constant', got {self.schedule!r}")
+        if not 0.0 < self.episode_fraction <= 1.0:
+            raise SFError(f"--episode-fraction must be in (0, 1], got {self.episode_fraction}")
+        for name in ("steps", "batch_size", "threads", "log_every", "save_every"):
+            if getattr(self, name) < 1:
+                raise SFError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise SFError(f"train config: unknown field(s) {unknown}")
+        return cls(**data)

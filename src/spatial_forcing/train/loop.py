@@ -1,0 +1,168 @@
+"""The training loop: read it top to bottom. loss = action_loss + alpha * align_loss."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import default_collate
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+from spatial_forcing.core.spatial_forcing import SpatialForcing
+from spatial_forcing.data.chunk_dataset import ChunkDataset, select_episodes
+from spatial_forcing.teachers.registry import build_teacher
+from spatial_forcing.train.checkpoint import (export_policy, latest_checkpoint, load_checkpoint,
+                                              save_checkpoint, write_config)
+from spatial_forcing.train.config import TrainConfig
+from spatial_forcing.train.model import TrainModule
+from spatial_forcing.train.targets import TargetProvider
+from spatial_forcing.utils.errors import SFError
+from spatial_forcing.vla.config import config_to_dict, preset
+from spatial_forcing.vla.registry import build_policy
+from spatial_forcing.vla.tokenizer import WordTokenizer
+
+log = logging.getLogger(__name__)
+
+
+def batch_positions(step: int, num_samples: int, batch_size: int, seed: int) -> torch.Tensor:
+    """Dataset positions of the batch at `step`: a fresh seeded permutation per epoch (resume-exact)."""
+    per_epoch = max(1, num_samples // batch_size)
+    epoch, pos = divmod(step, per_epoch)
+    perm = torch.randperm(num_samples, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
+    return perm[pos * batch_size : (pos + 1) * batch_size]
+
+
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up, then constant or cosine decay to 10%."""
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    if cfg.schedule == "constant":
+        return 1.0
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def train(cfg: TrainConfig, resume: bool = False,
+          on_eval: Callable[[int, torch.nn.Module], dict] | None = None) -> Path:
+    """Train one policy; returns the directory of the exported student (run_dir/policy)."""
+    run_dir = Path(cfg.out)
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    random.seed(cfg.seed)
+
+    # Data: one frame per sample, with the next `chunk` actions.
+    vla_cfg = preset(cfg.vla_preset, **cfg.vla)
+    episodes = select_episodes(cfg.dataset, cfg.episode_fraction, seed=cfg.seed) if cfg.episode_fraction < 1 else None
+    data = ChunkDataset(cfg.dataset, chunk=vla_cfg.chunk, cameras=cfg.cameras, image_size=vla_cfg.image_size,
+                        episodes=episodes)
+    log.info("dataset %s: %d samples from %d episodes", cfg.dataset, len(data), len(data.episodes))
+
+    # Student VLA, and the training-only Spatial Forcing branch.
+    tokenizer = WordTokenizer.build(data.instructions)
+    policy = build_policy(vla_cfg, tokenizer)
+    sf, targets = None, None
+    if cfg.align.enabled:
+        kwargs = {"weights": cfg.teacher_weights} if cfg.teacher_weights else {}
+        teacher = build_teacher(cfg.align.teacher, **kwargs)
+        try:
+            layers = cfg.align.resolve_layers(policy.num_layers)
+            targets = TargetProvider(teacher, cfg.align.teacher_layer, cfg.targets, images_u8=data.images)
+        except ValueError as err:
+            raise SFError(str(err)) from None
+        sf = SpatialForcing(cfg.align, policy.config.llm_dim, teacher.dim, layers)
+    model = TrainModule(policy, sf)
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
+    start = 0
+    ckpt = latest_checkpoint(run_dir) if resume else None
+    if ckpt is not None:
+        start = load_checkpoint(ckpt, model, optimizer, scheduler)
+        log.info("resumed from %s at step %d", ckpt, start)
+    elif resume:
+        log.info("no checkpoint in %s; starting from scratch", run_dir)
+    write_config(run_dir, cfg.to_dict())
+    metrics_path = run_dir / "metrics.jsonl"
+    _truncate_metrics(metrics_path, start)
+    writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=start)
+
+    preflight(model, data, targets)
+    model.train()
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=run_dir.name)
+    for step in bar:
+        positions = batch_positions(step, len(data), cfg.batch_size, cfg.seed)
+        batch = default_collate([data[int(i)] for i in positions])
+        if targets is not None:
+            batch["teacher_feats"] = targets(positions, batch["images"])
+
+        action_loss, align_loss, metrics = model(batch)
+        loss = action_loss + cfg.align.alpha * align_loss
+
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        scheduler.step()
+
+        done = step + 1
+        if done % cfg.log_every == 0 or done == cfg.steps:
+            scalars = {"loss": loss.item(), "action_loss": action_loss.item(), "align_loss": align_loss.item(),
+                       "lr": scheduler.get_last_lr()[0], **metrics}
+            _log_scalars(writer, metrics_path, done, scalars)
+            bar.set_postfix(action=f"{scalars['action_loss']:.4f}", align=f"{scalars['align_loss']:.3f}")
+        if on_eval is not None and cfg.eval_curve_every and done % cfg.eval_curve_every == 0:
+            model.eval()
+            _log_scalars(writer, metrics_path, done, on_eval(done, policy))
+            model.train()
+        if done % cfg.save_every == 0 or done == cfg.steps:
+            save_checkpoint(run_dir, done, model, optimizer, scheduler)
+    writer.close()
+    model.eval()
+    return export_policy(run_dir / "policy", policy, config_to_dict(policy.config), tokenizer.to_json(),
+                         data.normalizer.state_dict(),
+                         extra={"dataset": str(cfg.dataset), "cameras": cfg.cameras, "steps": cfg.steps,
+                                "spatial_forcing": cfg.align.enabled})
+
+
+def preflight(model: TrainModule, data: ChunkDataset, targets: TargetProvider | None) -> None:
+    """One forward on two samples: catches layer paths, token layouts and teacher shapes before training."""
+    positions = torch.arange(min(2, len(data)))
+    batch = default_collate([data[int(i)] for i in positions])
+    try:
+        with torch.no_grad():
+            if targets is not None:
+                feats = targets(positions, batch["images"])
+                want_views, dim = batch["images"].shape[1], targets.teacher.dim
+                if feats.dim() != 5 or feats.shape[1] != want_views or feats.shape[-1] != dim:
+                    raise ValueError(f"teacher {targets.teacher.name!r} gave features {tuple(feats.shape)}, "
+                                     f"expected [B, {want_views}, h, w, {dim}]")
+                batch["teacher_feats"] = feats
+            model(batch)
+    except (ValueError, RuntimeError, TypeError, KeyError) as err:
+        raise SFError(f"preflight check failed: {str(err).splitlines()[0]}") from None
+    if model.sf is not None and model.sf.capture is not None:
+        model.sf.capture.calls = {k: 0 for k in model.sf.capture.calls}
+
+
+def _log_scalars(writer: SummaryWriter, path: Path, step: int, scalars: dict) -> None:
+    for key, value in scalars.items():
+        writer.add_scalar(key, value, step)
+    with open(path, "a") as fh:
+        fh.write(json.dumps({"step": step, **scalars}) + "\n")
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop metric lines past the resume step (they belong to the killed run's lost tail)."""
+    if not path.exists():
+        return
+    lines = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["step"] <= step]
+    path.write_text("".join(ln + "\n" for ln in lines))

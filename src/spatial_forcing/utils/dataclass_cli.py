@@ -1,0 +1,107 @@
+"""Expose a (nested) config dataclass as `--field` / `--group.field` command-line options.
+
+The help text of each option is the comment written after the field in the dataclass source.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+import json
+import re
+import typing
+from typing import Any
+
+_FIELD_COMMENT = re.compile(r"^\s*(\w+)\s*:.*?#\s*(.+)$")
+
+
+def _comments(cls: type) -> dict[str, str]:
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):
+        return {}
+    return {m.group(1): m.group(2).strip() for m in map(_FIELD_COMMENT.match, source.splitlines()) if m}
+
+
+def _parse_bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _parse_int_list(text: str) -> list[int]:
+    """'1,2,5' or '0-9' or '0-4,7' -> list of ints; '' -> []."""
+    out: list[int] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if "-" in part[1:]:
+            lo, hi = part.split("-", 1)
+            out.extend(range(int(lo), int(hi) + 1))
+        else:
+            out.append(int(part))
+    return out
+
+
+def _parse_str_list(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def _parser_for(tp: Any):
+    origin = typing.get_origin(tp)
+    if tp is bool:
+        return _parse_bool, "BOOL"
+    if tp in (int, float, str):
+        return tp, tp.__name__.upper()
+    if origin is list:
+        (inner,) = typing.get_args(tp)
+        return (_parse_int_list, "INTS") if inner is int else (_parse_str_list, "LIST")
+    if origin is dict:
+        return json.loads, "JSON"
+    raise TypeError(f"unsupported config field type {tp!r}")
+
+
+def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, prefix: str = "",
+                       skip: tuple[str, ...] = ()) -> None:
+    """Add one option per field of `cls` (recursing into dataclass fields as `--name.field`)."""
+    hints = typing.get_type_hints(cls)
+    comments = _comments(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        tp = hints[f.name]
+        name = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(tp):
+            add_dataclass_args(parser, tp, prefix=f"{name}.")
+            continue
+        parse, metavar = _parser_for(tp)
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=parse, metavar=metavar,
+                            default=argparse.SUPPRESS, help=comments.get(f.name, "").replace("%", "%%"))
+
+
+def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """Nested dict of the options given on the command line (dots become nesting)."""
+    out: dict[str, Any] = {}
+    for key, value in vars(args).items():
+        if key in ("func", "command", "verbose"):
+            continue
+        node = out
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+def build_config(cls: type, values: dict[str, Any]) -> Any:
+    """Instantiate `cls` from a nested dict, recursing into dataclass-typed fields."""
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in values:
+            continue
+        v = values[f.name]
+        kwargs[f.name] = build_config(hints[f.name], v) if dataclasses.is_dataclass(hints[f.name]) else v
+    return cls(**kwargs)
