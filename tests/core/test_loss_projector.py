@@ -44,7 +44,7 @@ def test_masked_tokens_are_ignored_and_mean_is_per_sample_then_batch():
 @pytest.mark.parametrize("norm", ["layernorm", "batchnorm", "none"])
 def test_projector_shapes_init_and_norms(norm):
     proj = AlignProjector(32, 16, norm=norm)
-    assert proj.fc1.out_features == 32  # hidden = 2 * out_dim by default, as the reference
+    assert proj.fc1.out_features == 16  # hidden = out_dim (2048 for VGGT's 2048-d target), as the reference
     assert torch.count_nonzero(proj.fc1.bias) == 0 and torch.count_nonzero(proj.fc2.bias) == 0
     out = proj(torch.randn(4, 10, 32))
     assert out.shape == (4, 10, 16)

@@ -19,7 +19,7 @@ class AlignConfig:
     use_pe: bool = True  # add the fixed 2D sin-cos PE to the target (reference: --use_vggt_pe True)
     pe_scale: float = 0.1  # PE scale (reference: 0.1)
     projector_norm: str = "layernorm"  # "layernorm" (reference code) | "batchnorm" (paper text) | "none"
-    projector_hidden: int = 0  # hidden width of the projector MLP; 0 = 2 * teacher channels (reference)
+    projector_hidden: int = 0  # hidden width of the projector MLP; 0 = the teacher's channels (reference: 2048 for VGGT)
     shift: int = 0  # token shift of the reference OpenVLA code ("gain_feat_1move"): 1 reproduces it
 
     def __post_init__(self) -> None:

@@ -35,7 +35,7 @@ class AlignProjector(nn.Module):
 
     def __init__(self, in_dim: int, out_dim: int, hidden_dim: int | None = None, norm: str = "layernorm"):
         super().__init__()
-        hidden_dim = hidden_dim or 2 * out_dim
+        hidden_dim = hidden_dim or out_dim
         self.norm = make_norm(norm, in_dim)
         self.fc1 = nn.Linear(in_dim, hidden_dim)
         self.act = nn.GELU()

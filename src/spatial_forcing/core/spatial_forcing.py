@@ -26,7 +26,7 @@ class SpatialForcing(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.layers = list(layers)
-        hidden = cfg.projector_hidden or 2 * teacher_dim
+        hidden = cfg.projector_hidden or teacher_dim
         n_proj = len(self.layers) if cfg.mode == "multi" else 1
         self.projectors = nn.ModuleList(
             AlignProjector(student_dim, teacher_dim, hidden, cfg.projector_norm) for _ in range(n_proj)
