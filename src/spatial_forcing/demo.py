@@ -21,13 +21,14 @@ log = logging.getLogger(__name__)
 @dataclass
 class DemoConfig:
     out: str = "runs/demo"  # output directory (dataset, runs, demo.json, demo.png)
-    env: str = "tabletop"  # suite to generate demonstrations in and evaluate on
+    env: str = "tabletop"  # suite to evaluate on; demonstrations come from its disjoint "<env>_train" split
     episodes_per_task: int = 40  # scripted demonstrations per task
     image_size: int = 64  # camera resolution for data and evaluation
     vla_preset: str = "demo"  # student size preset
     steps: int = 1500  # optimizer steps for each of the two students
     batch_size: int = 32  # samples per step
-    teacher: str = "mini3d"  # SF teacher (registry name); shipped weights
+    teacher: str = "mini3d"  # SF teacher (registry name)
+    teacher_weights: str = ""  # teacher weights file; "" = the shipped weights, "random" = untrained (smoke tests)
     eval_init_states: list[int] = field(default_factory=lambda: list(range(10)))  # fixed initial states per task
     curve_every: int = 0  # steps between success probes for the curve plot (0 = only at the end)
     curve_init_states: list[int] = field(default_factory=lambda: [0, 1, 2])  # initial states used by the probes
@@ -42,13 +43,14 @@ def run_demo(cfg: DemoConfig) -> dict:
     out = Path(cfg.out)
     dataset = out / "data"
     if not (dataset / "meta" / "info.json").exists():
-        generate_dataset(cfg.env, dataset, episodes_per_task=cfg.episodes_per_task, image_size=cfg.image_size,
+        generate_dataset(f"{cfg.env}_train", dataset, episodes_per_task=cfg.episodes_per_task, image_size=cfg.image_size,
                          seed=cfg.seed)
     results: dict = {}
     for name, enabled in (("baseline", False), ("spatial_forcing", True)):
         run_dir = out / name
         tcfg = TrainConfig(dataset=str(dataset), out=str(run_dir), vla_preset=cfg.vla_preset,
                            align=AlignConfig(enabled=enabled, teacher=cfg.teacher), steps=cfg.steps,
+                           teacher_weights=cfg.teacher_weights,
                            batch_size=cfg.batch_size, seed=cfg.seed, threads=cfg.threads,
                            save_every=max(100, cfg.steps // 4), eval_curve_every=cfg.curve_every)
         t_train = time.time()

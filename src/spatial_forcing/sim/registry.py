@@ -10,6 +10,7 @@ from spatial_forcing.utils.errors import SFError
 # name -> ("module:callable", positional argument or None)
 SUITES: dict[str, tuple[str, str | None]] = {
     "tabletop": ("spatial_forcing.sim.tabletop.suite:TabletopSuite", None),
+    "tabletop_train": ("spatial_forcing.sim.tabletop.suite:TabletopSuite", "train"),
     "libero_spatial": ("spatial_forcing.sim.libero.suite:LiberoSuite", "libero_spatial"),
     "libero_object": ("spatial_forcing.sim.libero.suite:LiberoSuite", "libero_object"),
     "libero_goal": ("spatial_forcing.sim.libero.suite:LiberoSuite", "libero_goal"),

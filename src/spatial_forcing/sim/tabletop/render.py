@@ -1,0 +1,59 @@
+"""Offscreen rendering of the two tabletop cameras: RGB, optionally metric depth and camera parameters."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+import mujoco  # noqa: E402
+
+from spatial_forcing.sim.tabletop import camera, scene  # noqa: E402
+
+CAMERAS = ("agentview", "wrist")  # fixed view order shared with the models
+
+
+class CameraViews:
+    """One `mujoco.Renderer` reused for both cameras. Collision-only geoms (group 3) are hidden."""
+
+    def __init__(self, model: mujoco.MjModel, image_size: int, render_depth: bool = False):
+        self.model = model
+        self.size = int(image_size)
+        self.render_depth = bool(render_depth)
+        self.renderer = mujoco.Renderer(model, self.size, self.size)
+        self.option = mujoco.MjvOption()
+        self.option.geomgroup[scene.HIDDEN_GROUP] = 0
+        self.option.sitegroup[:] = 0
+        self._cam_ids = {c: model.camera(c).id for c in CAMERAS}
+        self._intr = {c: camera.intrinsics(float(model.cam_fovy[i]), self.size, self.size)
+                      for c, i in self._cam_ids.items()}
+
+    def intrinsics(self, cam: str) -> np.ndarray:
+        """[3, 3] pixel intrinsics of `cam` (constant)."""
+        return self._intr[cam].copy()
+
+    def extrinsics(self, data: mujoco.MjData, cam: str) -> np.ndarray:
+        """[4, 4] world-to-camera transform of `cam` for the current (forwarded) state."""
+        i = self._cam_ids[cam]
+        return camera.extrinsics(data.cam_xpos[i], data.cam_xmat[i])
+
+    def render(self, data: mujoco.MjData) -> dict[str, np.ndarray]:
+        """Observation entries for every camera: images, and depth/intrinsics/extrinsics if enabled."""
+        out: dict[str, np.ndarray] = {}
+        for cam in CAMERAS:
+            self.renderer.update_scene(data, camera=cam, scene_option=self.option)
+            out[f"observation.images.{cam}"] = self.renderer.render().copy()
+            if self.render_depth:
+                self.renderer.enable_depth_rendering()
+                out[f"observation.depth.{cam}"] = self.renderer.render().astype(np.float32)
+                self.renderer.disable_depth_rendering()
+                out[f"observation.intrinsics.{cam}"] = self.intrinsics(cam)
+                out[f"observation.extrinsics.{cam}"] = self.extrinsics(data, cam)
+        return out
+
+    def close(self) -> None:
+        """Release the GL context."""
+        if self.renderer is not None:
+            self.renderer.close()
+            self.renderer = None

@@ -1,0 +1,60 @@
+"""The success predicate: right block resting on the right target with the gripper open."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from spatial_forcing.sim.tabletop import scene
+
+OPEN = np.array([0, 0, 0, 0, 0, 0, -1], np.float32)
+
+
+def _teleport(env, block: str, onto: str) -> None:
+    """Put `block` 2 mm above the top of `onto`, at rest."""
+    m, d = env.model, env.data
+    base = d.xpos[m.body(onto).id]
+    adr = m.jnt_qposadr[m.joint(block).id]
+    dof = m.jnt_dofadr[m.joint(block).id]
+    d.qpos[adr:adr + 3] = [base[0], base[1], base[2] + scene.PROPS[onto].height + scene.BLOCK_HALF + 0.002]
+    d.qpos[adr + 3:adr + 7] = [1, 0, 0, 0]
+    d.qvel[dof:dof + 6] = 0
+
+
+def test_not_successful_at_start(blind_env):
+    for i in range(5):
+        blind_env.reset(options={"init_state": i})
+        assert not blind_env.is_success()
+
+
+def test_right_block_on_plate_succeeds(blind_env):
+    blind_env.reset(options={"init_state": 1})
+    _teleport(blind_env, blind_env.pick, blind_env.place)
+    obs, reward, terminated, truncated, info = blind_env.step(OPEN)
+    assert info["success"] and terminated and reward == 1.0 and not truncated
+
+
+def test_wrong_block_on_plate_fails(blind_env):
+    blind_env.reset(options={"init_state": 1})
+    wrong = "block_1" if blind_env.pick == "block_0" else "block_0"
+    _teleport(blind_env, wrong, blind_env.place)
+    for _ in range(3):
+        *_, info = blind_env.step(OPEN)
+    assert not info["success"]
+
+
+def test_closed_gripper_is_not_released(blind_env):
+    blind_env.reset(options={"init_state": 2})
+    _teleport(blind_env, blind_env.pick, blind_env.place)
+    *_, info = blind_env.step(np.array([0, 0, 0, 0, 0, 0, 1], np.float32))
+    assert not info["success"]  # block is on the plate but the gripper command is "closed"
+    *_, info = blind_env.step(OPEN)
+    assert info["success"]
+
+
+def test_truncates_at_max_steps(suite):
+    env = suite.make_env(4, cameras=False)
+    env.reset(options={"init_state": 0})
+    for k in range(env.max_steps):
+        *_, terminated, truncated, info = env.step(OPEN)
+        assert truncated == (k == env.max_steps - 1) and not terminated
+    env.close()
