@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class DemoConfig:
     out: str = "runs/demo"  # output directory (dataset, runs, demo.json, demo.png)
-    env: str = "tabletop"  # suite to evaluate on; demonstrations come from its disjoint "<env>_train" split
+    env: str = "tabletop"  # suite: demonstrations use random seeded layouts, evaluation its fixed initial states
     episodes_per_task: int = 40  # scripted demonstrations per task
     image_size: int = 64  # camera resolution for data and evaluation
     vla_preset: str = "demo"  # student size preset
@@ -43,7 +43,7 @@ def run_demo(cfg: DemoConfig) -> dict:
     out = Path(cfg.out)
     dataset = out / "data"
     if not (dataset / "meta" / "info.json").exists():
-        generate_dataset(f"{cfg.env}_train", dataset, episodes_per_task=cfg.episodes_per_task, image_size=cfg.image_size,
+        generate_dataset(cfg.env, dataset, episodes_per_task=cfg.episodes_per_task, image_size=cfg.image_size,
                          seed=cfg.seed)
     results: dict = {}
     for name, enabled in (("baseline", False), ("spatial_forcing", True)):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import weakref
 
 import numpy as np
 
@@ -22,6 +24,9 @@ class CameraViews:
         self.size = int(image_size)
         self.render_depth = bool(render_depth)
         self.renderer = mujoco.Renderer(model, self.size, self.size)
+        # Registered after mujoco's own EGL atexit hook (which runs on first renderer creation), so this
+        # runs first (LIFO) and frees the context while the display still exists: no errors at exit.
+        atexit.register(_close_if_alive, weakref.ref(self))
         self.option = mujoco.MjvOption()
         self.option.geomgroup[scene.HIDDEN_GROUP] = 0
         self.option.sitegroup[:] = 0
@@ -57,3 +62,9 @@ class CameraViews:
         if self.renderer is not None:
             self.renderer.close()
             self.renderer = None
+
+
+def _close_if_alive(ref: "weakref.ref[CameraViews]") -> None:
+    views = ref()
+    if views is not None:
+        views.close()

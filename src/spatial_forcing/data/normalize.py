@@ -1,0 +1,85 @@
+"""Map state/action vectors to a normalised space and back.
+
+Modes:
+  - "q99" (OpenVLA's BOUNDS_Q99): x -> clip(2 (x - q01) / (q99 - q01) - 1, -1, 1); dimensions whose range
+    is (nearly) empty map to 0 and come back as q01.
+  - "mean_std": x -> (x - mean) / std (std floored at `eps`), no clipping.
+Works on numpy arrays and torch tensors alike (the bounds follow the input's type, dtype and device).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from spatial_forcing.utils.errors import SFError
+
+MODES = ("q99", "mean_std")
+EPS = 1e-6  # smallest range / std treated as non-degenerate
+
+
+class Normalizer:
+    """Per-key affine normalisation built from stats.json-style stats.
+
+    `state_dict()` gives plain dicts of lists (for a checkpoint); `Normalizer.from_state_dict` rebuilds it.
+    """
+
+    def __init__(self, stats: dict[str, dict[str, Any]], mode: str = "q99",
+                 keys: tuple[str, ...] = ("observation.state", "action")) -> None:
+        if mode not in MODES:
+            raise SFError(f"unknown normalization {mode!r}; expected one of {list(MODES)}")
+        self.mode = mode
+        self.keys = tuple(keys)
+        self._bounds: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        need = ("q01", "q99") if mode == "q99" else ("mean", "std")
+        for key in self.keys:
+            feat = stats.get(key)
+            if feat is None or any(n not in feat for n in need):
+                raise SFError(f"normalisation stats lack {key!r} {'/'.join(need)} (mode {mode!r}); "
+                              f"recompute meta/stats.json")
+            a, b = (np.asarray(feat[n], dtype=np.float64) for n in need)
+            self._bounds[key] = (a, b)
+
+    def _affine(self, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(offset, scale, degenerate mask) with normalised = (x - offset) / scale."""
+        a, b = self._bounds[key]
+        if self.mode == "q99":
+            rng = b - a
+            degenerate = rng < EPS
+            return (a + b) / 2.0, np.where(degenerate, 1.0, rng / 2.0), degenerate
+        degenerate = b < EPS
+        return a, np.where(degenerate, 1.0, b), np.zeros_like(degenerate)
+
+    @staticmethod
+    def _like(x: Any, v: np.ndarray) -> Any:
+        if isinstance(x, np.ndarray):
+            return v.astype(x.dtype if np.issubdtype(x.dtype, np.floating) else np.float32)
+        import torch
+
+        return torch.as_tensor(v, dtype=x.dtype if x.is_floating_point() else torch.float32, device=x.device)
+
+    def normalize(self, key: str, x: Any) -> Any:
+        """Raw -> normalised, broadcasting over leading dims."""
+        offset, scale, degenerate = self._affine(key)
+        y = (x - self._like(x, offset)) / self._like(x, scale)
+        if self.mode == "q99":
+            y = y.clip(-1.0, 1.0) if isinstance(y, np.ndarray) else y.clamp(-1.0, 1.0)
+            y = y * self._like(y, (~degenerate).astype(np.float64))
+        return y
+
+    def unnormalize(self, key: str, y: Any) -> Any:
+        """Normalised -> raw (the inverse of `normalize` inside the clipping range)."""
+        offset, scale, _ = self._affine(key)
+        return y * self._like(y, scale) + self._like(y, offset)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain, JSON-serialisable description: mode, keys and the bounds used."""
+        names = ("q01", "q99") if self.mode == "q99" else ("mean", "std")
+        stats = {k: {names[0]: a.tolist(), names[1]: b.tolist()} for k, (a, b) in self._bounds.items()}
+        return {"mode": self.mode, "keys": list(self.keys), "stats": stats}
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> "Normalizer":
+        """Rebuild from `state_dict()` output."""
+        return cls(state["stats"], mode=state["mode"], keys=tuple(state["keys"]))
