@@ -63,6 +63,9 @@ class FakeEnv:
     def set_sim_state(self, state: dict) -> None:
         self.pos, self.grip = state["pos"].copy(), float(state["grip"])
 
+    def close(self) -> None:
+        self.closed = True
+
     def render_observation(self) -> dict:
         s = self.size
         agent = np.zeros((s, s, 3), np.uint8)
