@@ -91,7 +91,7 @@ def _act_fn(policy, run_dir: Path):
 
     cfg = json.loads((run_dir / "train_config.json").read_text())
     normalizer = Normalizer(LeRobotDatasetReader(cfg["dataset"]).stats)
-    return LoadedPolicy(policy, normalizer, cfg["cameras"]).act
+    return LoadedPolicy(policy, normalizer, cfg["cameras"], crop_scale=cfg.get("crop_scale", 1.0)).act
 
 
 def _last_metric(run_dir: Path, key: str) -> float | None:

@@ -89,7 +89,7 @@ class ChunkDataset(Dataset):
                               f"has {self.reader.camera_keys}")
             imgs = torch.from_numpy(self.reader.images(key, self.episodes)).permute(0, 3, 1, 2)
             if self.image_size is not None and tuple(imgs.shape[-2:]) != self.image_size:
-                imgs = torch.cat([_resize(b, self.image_size) for b in imgs.split(256)])
+                imgs = torch.cat([resize_images(b, self.image_size) for b in imgs.split(256)])
             views.append(imgs.contiguous())
         return torch.stack(views, dim=1)
 
@@ -150,7 +150,7 @@ def _pair(size: int | tuple[int, int] | None) -> tuple[int, int] | None:
     return (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
 
 
-def _resize(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+def resize_images(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """uint8 [B, 3, H, W] -> uint8 [B, 3, *size] (bilinear, antialiased when shrinking)."""
     out = F.interpolate(images.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
     return out.round_().clamp_(0, 255).to(torch.uint8)

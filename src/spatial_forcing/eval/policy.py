@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
+from spatial_forcing.data.augment import center_boxes, crop_images
 from spatial_forcing.data.normalize import Normalizer
 from spatial_forcing.train.checkpoint import read_json
 from spatial_forcing.utils.errors import SFError
@@ -26,12 +27,13 @@ class LoadedPolicy:
     """A student with its normaliser and camera order; `LoadedPolicy.load(dir)` reads an exported policy."""
 
     def __init__(self, model: torch.nn.Module, normalizer: Normalizer, cameras: Sequence[str],
-                 device: str = "cpu"):
+                 device: str = "cpu", crop_scale: float = 1.0):
         self.model = model.to(device).eval()
         self.config = model.config
         self.normalizer = normalizer
         self.cameras = list(cameras)
         self.device = device
+        self.crop_scale = crop_scale  # trained with random crops of this area: centre-crop it (OpenVLA)
 
     @classmethod
     def load(cls, policy_dir: str | Path, device: str = "cpu") -> "LoadedPolicy":
@@ -45,7 +47,8 @@ class LoadedPolicy:
         model.load_state_dict(load_file(str(policy_dir / "model.safetensors")))
         normalizer = Normalizer.from_state_dict(read_json(policy_dir / "normalizer.json"))
         info = read_json(policy_dir / "info.json")
-        return cls(model, normalizer, info.get("cameras", ["agentview", "wrist"]), device)
+        return cls(model, normalizer, info.get("cameras", ["agentview", "wrist"]), device,
+                   crop_scale=float(info.get("crop_scale", 1.0)))
 
     @property
     def chunk(self) -> int:
@@ -60,6 +63,8 @@ class LoadedPolicy:
             b, v = images_t.shape[:2]
             images_t = torch.nn.functional.interpolate(images_t.flatten(0, 1), size=(size, size), mode="bilinear",
                                                        antialias=True, align_corners=False).reshape(b, v, 3, size, size)
+        if self.crop_scale < 1.0:
+            images_t = crop_images(images_t, center_boxes(images_t.shape[0], images_t.shape[1], self.crop_scale))
         state = torch.from_numpy(np.stack([o[STATE_KEY] for o in observations])).float()
         return {"images": images_t.to(self.device),
                 "state": self.normalizer.normalize(STATE_KEY, state).to(self.device),

@@ -19,6 +19,7 @@ class TrainConfig:
     align: AlignConfig = field(default_factory=AlignConfig)  # Spatial Forcing; align.enabled=False = baseline
     teacher_weights: str = ""  # teacher weights file; "" = the teacher's default (shipped mini weights)
     targets: str = "cache"  # "cache": teacher features computed once per frame; "online": every step
+    crop_scale: float = 1.0  # random-resized-crop area fraction (1 = off; OpenVLA uses 0.9)
     cameras: list[str] = field(default_factory=lambda: ["agentview", "wrist"])  # views, in order
     episode_fraction: float = 1.0  # fraction of episodes per task used (data-efficiency experiments)
     steps: int = 600  # optimizer steps
@@ -43,6 +44,8 @@ class TrainConfig:
             raise SFError(f"--schedule must be 'cosine' or 'constant', got {self.schedule!r}")
         if not 0.0 < self.episode_fraction <= 1.0:
             raise SFError(f"--episode-fraction must be in (0, 1], got {self.episode_fraction}")
+        if not 0.0 < self.crop_scale <= 1.0:
+            raise SFError(f"--crop-scale must be in (0, 1], got {self.crop_scale}")
         for name in ("steps", "batch_size", "threads", "log_every", "save_every"):
             if getattr(self, name) < 1:
                 raise SFError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")

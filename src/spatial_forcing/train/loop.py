@@ -16,6 +16,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from spatial_forcing.core.spatial_forcing import SpatialForcing
+from spatial_forcing.data.augment import augment_batch
 from spatial_forcing.data.chunk_dataset import ChunkDataset, select_episodes
 from spatial_forcing.teachers.registry import build_teacher
 from spatial_forcing.train.checkpoint import (export_policy, latest_checkpoint, load_checkpoint,
@@ -74,7 +75,7 @@ def train(cfg: TrainConfig, resume: bool = False,
         teacher = build_teacher(cfg.align.teacher, **kwargs)
         try:
             layers = cfg.align.resolve_layers(policy.num_layers)
-            targets = TargetProvider(teacher, cfg.align.teacher_layer, cfg.targets, images_u8=data.images)
+            targets = TargetProvider.for_dataset(teacher, cfg.align.teacher_layer, cfg.targets, data)
         except ValueError as err:
             raise SFError(str(err)) from None
         sf = SpatialForcing(cfg.align, policy.config.llm_dim, teacher.dim, layers)
@@ -100,8 +101,9 @@ def train(cfg: TrainConfig, resume: bool = False,
     for step in bar:
         positions = batch_positions(step, len(data), cfg.batch_size, cfg.seed)
         batch = default_collate([data[int(i)] for i in positions])
+        boxes = augment_batch(batch, cfg.crop_scale, cfg.seed, step)  # random-resized-crop; None when off
         if targets is not None:
-            batch["teacher_feats"] = targets(positions, batch["images"])
+            batch["teacher_feats"] = targets(positions, batch["images"], boxes)  # same crop on cached feats
 
         action_loss, align_loss, metrics = model(batch)
         loss = action_loss + cfg.align.alpha * align_loss
@@ -130,6 +132,7 @@ def train(cfg: TrainConfig, resume: bool = False,
     return export_policy(run_dir / "policy", policy, config_to_dict(policy.config), tokenizer.to_json(),
                          data.normalizer.state_dict(),
                          extra={"dataset": str(cfg.dataset), "cameras": cfg.cameras, "steps": cfg.steps,
+                                "crop_scale": cfg.crop_scale,
                                 "spatial_forcing": cfg.align.enabled})
 
 
