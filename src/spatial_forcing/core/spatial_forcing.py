@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import nn
 
@@ -39,11 +41,15 @@ class SpatialForcing(nn.Module):
                kind: str = "output") -> TokenCapture:
         """Hook `layer_paths` (layer k -> module path) of the student; visual tokens sit at `layout`."""
         self.detach()
-        if self.cfg.shift:
-            layout = TokenLayout(layout.views, layout.grid, layout.offset, layout.stride, self.cfg.shift)
-        self.layout = layout
         self.capture = TokenCapture(student, {k: layer_paths[k] for k in self.layers}, kind=kind)
+        self.set_layout(layout)
         return self.capture
+
+    def set_layout(self, layout: TokenLayout) -> None:
+        """Where the visual tokens sit (call per batch when it varies); applies `cfg.shift`."""
+        if self.cfg.shift:
+            layout = dataclasses.replace(layout, shift=self.cfg.shift)
+        self.layout = layout
 
     def detach(self) -> None:
         if self.capture is not None:
