@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 class DemoConfig:
     out: str = "runs/demo"  # output directory (dataset, runs, demo.json, demo.png)
     env: str = "tabletop"  # suite: demonstrations use random seeded layouts, evaluation its fixed initial states
+    tasks: list[int] = field(default_factory=list)  # task ids to use; [] = all tasks of the suite
     episodes_per_task: int = 40  # scripted demonstrations per task
     image_size: int = 64  # camera resolution for data and evaluation
     vla_preset: str = "demo"  # student size preset
@@ -44,7 +45,7 @@ def run_demo(cfg: DemoConfig) -> dict:
     dataset = out / "data"
     if not (dataset / "meta" / "info.json").exists():
         generate_dataset(cfg.env, dataset, episodes_per_task=cfg.episodes_per_task, image_size=cfg.image_size,
-                         seed=cfg.seed)
+                         seed=cfg.seed, tasks=cfg.tasks or None)
     results: dict = {}
     for name, enabled in (("baseline", False), ("spatial_forcing", True)):
         run_dir = out / name
@@ -57,8 +58,8 @@ def run_demo(cfg: DemoConfig) -> dict:
         policy_dir = _train(tcfg, cfg, run_dir)
         train_s = time.time() - t_train
         policy = LoadedPolicy.load(policy_dir)
-        ecfg = EvalConfig(env=cfg.env, init_states=cfg.eval_init_states, image_size=cfg.image_size,
-                          seed=cfg.seed)
+        ecfg = EvalConfig(env=cfg.env, tasks=cfg.tasks, init_states=cfg.eval_init_states,
+                          image_size=cfg.image_size, seed=cfg.seed)
         res = evaluate(policy.act, ecfg, run_dir / "eval.json", label=name)
         results[name] = {"success_rate": res["success_rate"], "per_task": res["per_task"],
                          "train_s": round(train_s, 1), "steps": cfg.steps,
@@ -75,7 +76,8 @@ def _train(tcfg: TrainConfig, cfg: DemoConfig, run_dir: Path) -> Path:
 
     probe = None
     if cfg.curve_every:
-        ecfg = EvalConfig(env=cfg.env, init_states=cfg.curve_init_states, image_size=cfg.image_size, seed=cfg.seed)
+        ecfg = EvalConfig(env=cfg.env, tasks=cfg.tasks, init_states=cfg.curve_init_states,
+                          image_size=cfg.image_size, seed=cfg.seed)
 
         def probe(step, policy):
             act = _act_fn(policy, run_dir)

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from spatial_forcing.eval.rollout import EvalConfig
+from spatial_forcing.utils.errors import SFError
 from spatial_forcing.utils.dataclass_cli import add_dataclass_args, build_config, overrides_from_args
 
 
@@ -16,6 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="results JSON (episodes are logged beside it for resume)")
     parser.add_argument("--preset", default="", help="LIBERO protocol preset: full | reduced")
     parser.add_argument("--suite", default="libero_spatial", help="LIBERO suite when ENV is 'libero'")
+    parser.add_argument("--lerobot-max-steps", action="store_true",
+                        help="LIBERO: LeRobot's step limits (spatial 280) instead of OpenVLA-OFT's (spatial 220)")
     add_dataclass_args(parser, EvalConfig, skip=("env",))
     parser.set_defaults(func=run)
 
@@ -26,12 +29,10 @@ def run(args: argparse.Namespace) -> int:
 
     values = overrides_from_args(args)
     policy_dir, out, preset, suite = (values.pop(k) for k in ("policy", "out", "preset", "suite"))
+    lerobot_steps = values.pop("lerobot_max_steps")
     env = values.pop("env")
     if env == "libero":
-        from spatial_forcing.sim.libero.protocol import eval_config
-
-        base = eval_config(suite, preset or "reduced")
-        values = {**base, **values}
+        values = {**libero_eval_values(suite, preset or "reduced", lerobot_steps), **values}
     else:
         values["env"] = env
     cfg = build_config(EvalConfig, values)
@@ -39,3 +40,19 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate(policy.act, cfg, out, label=str(policy_dir))
     print(json.dumps({"success_rate": result["success_rate"], "per_task": result["per_task"]}, indent=2))
     return 0
+
+
+def libero_eval_values(suite: str, preset: str, lerobot_max_steps: bool = False) -> dict:
+    """EvalConfig fields of a LIBERO protocol preset (sim.libero.protocol.PRESETS)."""
+    from spatial_forcing.sim.libero.protocol import PRESETS
+
+    if preset not in PRESETS:
+        raise SFError(f"--preset {preset!r}: expected one of {sorted(PRESETS)}")
+    proto = PRESETS[preset].for_suite(suite)
+    if lerobot_max_steps:
+        proto = proto.with_lerobot_max_steps()
+    if suite not in proto.max_steps_table:
+        raise SFError(f"--suite {suite!r}: expected one of {sorted(proto.max_steps_table)}")
+    return {"env": suite, "tasks": list(proto.task_ids), "init_states": list(range(proto.num_trials_per_task)),
+            "num_steps_wait": proto.num_steps_wait, "wait_action": list(proto.dummy_action),
+            "max_steps": proto.max_steps, "seed": proto.seed, "image_size": proto.camera_resolution}
