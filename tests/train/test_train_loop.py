@@ -110,3 +110,24 @@ def test_missing_dataset_is_one_line_error(tmp_path):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "nope" in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_teacher_channel_mismatch_is_caught_before_training(synthetic_dataset, tmp_path, monkeypatch):
+    from spatial_forcing.teachers.registry import build_teacher
+    from spatial_forcing.train import loop
+
+    class WrongChannels:
+        def __init__(self, inner):
+            self.inner, self.name, self.num_layers = inner, "wrong", inner.num_layers
+            self.dim = inner.dim + 4  # claims more channels than it returns
+
+        def grid(self, hw):
+            return self.inner.grid(hw)
+
+        def forward_intermediates(self, images, indices, valid=None):
+            return self.inner.forward_intermediates(images, indices, valid)
+
+    monkeypatch.setattr(loop, "build_teacher", lambda name, **kw: WrongChannels(build_teacher(name, **kw)))
+    with pytest.raises(SFError, match=r"preflight check failed: teacher 'wrong' gave features .* expected"):
+        train(tiny_cfg(synthetic_dataset, tmp_path / "bad", targets="online"))
+    assert not (tmp_path / "bad" / "checkpoints").exists()
