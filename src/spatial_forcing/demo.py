@@ -62,6 +62,7 @@ def run_demo(cfg: DemoConfig) -> dict:
                           image_size=cfg.image_size, seed=cfg.seed)
         res = evaluate(policy.act, ecfg, run_dir / "eval.json", label=name)
         results[name] = {"success_rate": res["success_rate"], "per_task": res["per_task"],
+                         "subgoal_rates": res["subgoal_rates"],
                          "train_s": round(train_s, 1), "steps": cfg.steps,
                          "final_action_loss": _last_metric(run_dir, "action_loss")}
     results["wall_s"] = round(time.time() - t0, 1)

@@ -58,3 +58,21 @@ def test_chunk_is_executed_open_loop_and_videos_are_written(tmp_path):
 def test_bad_init_state_is_a_clear_error(tmp_path):
     with pytest.raises(SFError, match=r"--init-states \[99\] out of range"):
         evaluate(CountingPolicy(), EvalConfig(env="tabletop", tasks=[0], init_states=[99]), tmp_path / "e.json")
+
+
+def test_expert_episode_reports_the_picked_subgoal(tmp_path):
+    from spatial_forcing.sim.registry import get_suite
+
+    suite = get_suite("tabletop")
+    env = suite.make_env(0, image_size=32, cameras=False)
+    expert = suite.expert(env)
+    obs, info = env.reset(options={"init_state": 2})
+    for _ in range(suite.tasks[0].max_steps):
+        obs, _, terminated, _, info = env.step(expert(obs))
+        if terminated:
+            break
+    env.close()
+    assert info["success"] and info["picked"]
+    res = evaluate(CountingPolicy(), EvalConfig(env="tabletop", tasks=[0], init_states=[2], image_size=32,
+                                                max_steps=4), tmp_path / "e.json")
+    assert res["subgoal_rates"] == {"picked": 0.0}  # moving up never lifts the block

@@ -19,9 +19,10 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = build_config(DemoConfig, overrides_from_args(args))
     res = run_demo(cfg)
-    print(f"\n{'policy':<18}{'success':>9}  per task")
+    print(f"\n{'policy':<18}{'success':>9}{'picked':>9}  success per task")
     for name in ("baseline", "spatial_forcing"):
         per_task = " ".join(f"{v:.2f}" for v in res[name]["per_task"].values())
-        print(f"{name:<18}{res[name]['success_rate']:>9.3f}  {per_task}")
+        picked = res[name]["subgoal_rates"].get("picked", float("nan"))
+        print(f"{name:<18}{res[name]['success_rate']:>9.3f}{picked:>9.3f}  {per_task}")
     print(f"wall time {res['wall_s']:.0f} s; report: {cfg.out}/demo.json, plot: {cfg.out}/demo.png")
     return 0

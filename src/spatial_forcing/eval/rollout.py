@@ -55,8 +55,8 @@ def _load_done(path: Path) -> dict[str, dict]:
 
 
 def run_episode(env, act: ActFn, instruction: str, init_state: int, max_steps: int, cfg: EvalConfig,
-                frames: list | None = None) -> tuple[bool, int]:
-    """One episode; returns (success, steps taken after the wait)."""
+                frames: list | None = None) -> tuple[bool, int, dict]:
+    """One episode; returns (success, steps taken after the wait, final info)."""
     obs, info = env.reset(options={"init_state": init_state})
     for _ in range(cfg.num_steps_wait):
         obs, _, _, _, info = env.step(np.asarray(cfg.wait_action, dtype=np.float32))
@@ -71,8 +71,8 @@ def run_episode(env, act: ActFn, instruction: str, init_state: int, max_steps: i
                 frames.append(np.concatenate([obs["observation.images.agentview"],
                                               obs["observation.images.wrist"]], axis=1))
             if info.get("success") or terminated or truncated or steps >= max_steps:
-                return bool(info.get("success")), steps
-    return bool(info.get("success")), steps
+                return bool(info.get("success")), steps, info
+    return bool(info.get("success")), steps, info
 
 
 def evaluate(act: ActFn, cfg: EvalConfig, out_json: str | Path, label: str = "") -> dict:
@@ -106,24 +106,30 @@ def evaluate(act: ActFn, cfg: EvalConfig, out_json: str | Path, label: str = "")
                 torch.manual_seed(seed)
                 np.random.seed(seed % 2**32)
                 frames = [] if cfg.video_dir and n_video < cfg.videos_per_task else None
-                success, steps = run_episode(env, act, spec.instruction, init_state,
-                                             cfg.max_steps or spec.max_steps, cfg, frames)
+                success, steps, info = run_episode(env, act, spec.instruction, init_state,
+                                                   cfg.max_steps or spec.max_steps, cfg, frames)
+                subgoals = {k: bool(v) for k, v in info.items() if k != "success" and isinstance(v, (bool, np.bool_))}
                 if frames:
                     _write_video(Path(cfg.video_dir) / f"{spec.name}_init{init_state}.mp4", frames)
                 with open(episodes_path, "a") as fh:
                     fh.write(json.dumps({"task_id": task_id, "task": spec.name, "init_state": init_state,
-                                         "success": success, "steps": steps}) + "\n")
-                done[_episode_key(task_id, init_state)] = {"task_id": task_id, "success": success}
+                                         "success": success, "steps": steps, "subgoals": subgoals}) + "\n")
+                done[_episode_key(task_id, init_state)] = {"task_id": task_id, "success": success,
+                                                           "subgoals": subgoals}
                 bar.update(1)
         finally:
             env.close()
     bar.close()
-    per_task = {}
+    per_task, subgoal_rates = {}, {}
     for task_id in task_ids:
         recs = [done[_episode_key(task_id, i)] for i in cfg.init_states]
         per_task[suite.tasks[task_id].name] = float(np.mean([r["success"] for r in recs]))
+        for r in recs:
+            for key, value in r.get("subgoals", {}).items():
+                subgoal_rates.setdefault(key, []).append(value)
     result = {"env": cfg.env, "label": label, "success_rate": float(np.mean(list(per_task.values()))),
-              "per_task": per_task, "episodes": len(task_ids) * len(cfg.init_states),
+              "per_task": per_task, "subgoal_rates": {k: float(np.mean(v)) for k, v in subgoal_rates.items()},
+              "episodes": len(task_ids) * len(cfg.init_states),
               "wall_s_this_run": round(time.time() - t0, 1), "config": asdict(cfg)}
     write_json(out_json, result)
     return result

@@ -62,15 +62,15 @@ class LiberoEnv(gym.Env):
         return self.libero.sim
 
     def _obs_spaces(self) -> dict[str, gym.Space]:
-        s = self.image_size
-        spaces: dict[str, gym.Space] = {"observation.state": gym.spaces.Box(-np.inf, np.inf, (8,), np.float32)}
+        s, box = self.image_size, gym.spaces.Box
+        spaces: dict[str, gym.Space] = {"observation.state": box(-np.inf, np.inf, (8,), np.float32)}
         if self.cameras:
             for view in CAMERAS:
-                spaces[f"observation.images.{view}"] = gym.spaces.Box(0, 255, (s, s, 3), np.uint8)
+                spaces[f"observation.images.{view}"] = box(0, 255, (s, s, 3), np.uint8)
                 if self.render_depth:
-                    spaces[f"observation.depth.{view}"] = gym.spaces.Box(0, np.inf, (s, s), np.float32)
-                    spaces[f"observation.intrinsics.{view}"] = gym.spaces.Box(-np.inf, np.inf, (3, 3), np.float32)
-                    spaces[f"observation.extrinsics.{view}"] = gym.spaces.Box(-np.inf, np.inf, (4, 4), np.float32)
+                    spaces[f"observation.depth.{view}"] = box(0, np.inf, (s, s), np.float32)
+                    spaces[f"observation.intrinsics.{view}"] = box(-np.inf, np.inf, (3, 3), np.float32)
+                    spaces[f"observation.extrinsics.{view}"] = box(-np.inf, np.inf, (4, 4), np.float32)
         return spaces
 
     def _obs(self) -> dict[str, np.ndarray]:

@@ -18,7 +18,8 @@ def subtree_geoms(model: mujoco.MjModel, body_id: int) -> np.ndarray:
     return np.array(ids, dtype=int)
 
 
-def geom_world_boxes(model: mujoco.MjModel, data: mujoco.MjData, geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def geom_world_boxes(model: mujoco.MjModel, data: mujoco.MjData,
+                     geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """World axis-aligned boxes (lo [N,3], hi [N,3]) of the given geoms."""
     rot = data.geom_xmat[geoms].reshape(-1, 3, 3)
     centre = data.geom_xpos[geoms] + np.einsum("nij,nj->ni", rot, model.geom_aabb[geoms, :3])
@@ -60,7 +61,17 @@ def horizontal_clearance(point: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> f
     return float(np.min(np.hypot(dx, dy)))
 
 
-def yaw_error(current_axis: np.ndarray, desired_axis: np.ndarray) -> float:
-    """Signed rotation about world z taking the (sign-free) horizontal axis `current` onto `desired`."""
-    a = np.arctan2(desired_axis[1], desired_axis[0]) - np.arctan2(current_axis[1], current_axis[0])
-    return float((a + np.pi / 2) % np.pi - np.pi / 2)
+def axis_angle(mat: np.ndarray) -> np.ndarray:
+    """Rotation matrix -> axis * angle."""
+    quat = np.zeros(4)
+    mujoco.mju_mat2Quat(quat, np.ascontiguousarray(mat).reshape(9))
+    if quat[0] < 0:
+        quat = -quat
+    sin = np.linalg.norm(quat[1:])
+    return quat[1:] * (2.0 * np.arctan2(sin, quat[0]) / sin) if sin > 1e-9 else np.zeros(3)
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    """Normalised vector (x axis for a zero vector)."""
+    n = np.linalg.norm(v)
+    return v / n if n > 1e-9 else np.array([1.0, 0.0])

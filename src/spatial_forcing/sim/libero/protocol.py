@@ -49,7 +49,8 @@ class LiberoProtocol:
 
     def with_lerobot_max_steps(self) -> "LiberoProtocol":
         """The LeRobot step-limit table (libero_spatial 280 instead of 220)."""
-        return replace(self, max_steps_table=dict(MAX_STEPS_LEROBOT), max_steps_source=MAX_STEPS_LEROBOT_SOURCE)
+        return replace(self, max_steps_table=dict(MAX_STEPS_LEROBOT),
+                       max_steps_source=MAX_STEPS_LEROBOT_SOURCE)
 
 
 # full: the reference protocol (10 tasks x 50 init states = 500 episodes per suite; ~6-14 CPU-hours).

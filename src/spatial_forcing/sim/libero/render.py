@@ -15,8 +15,12 @@ which keeps `u = K @ (R @ X + t)` exact for the images as delivered; K is a plai
 
 from __future__ import annotations
 
-import mujoco
-import numpy as np
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import mujoco  # noqa: E402
+import numpy as np  # noqa: E402
 
 CAMERAS = {"agentview": "agentview", "wrist": "robot0_eye_in_hand"}  # our view name -> MuJoCo camera
 _MUJOCO_TO_CV = np.diag([1.0, -1.0, -1.0])  # MuJoCo camera axes (x right, y up, z back) -> OpenCV
@@ -50,12 +54,23 @@ class CameraRenderer:
             vis.quality.offsamples = saved
         if self._depth is not None:
             self._depth.enable_depth_rendering()
+        self._scratch = mujoco.MjData(model)  # kinematics recomputed from qpos: renders depend on state only
         self.option = mujoco.MjvOption()
-        self.option.geomgroup[0] = 0  # collision geoms hidden, as robosuite does (render_collision_mesh=False)
+        self.option.geomgroup[0] = 0  # collision geoms hidden, as robosuite (render_collision_mesh=False)
         self.option.geomgroup[1] = 1  # visual geoms shown
 
     def render(self, data: mujoco.MjData) -> dict[str, np.ndarray]:
-        """Observation entries for all cameras: images (+ depth, intrinsics, extrinsics if enabled)."""
+        """Observation entries for all cameras: images (+ depth, intrinsics, extrinsics if enabled).
+
+        Poses are recomputed from `data.qpos` (after `mj_step`, robosuite's `data.xpos` lag qpos by one
+        2 ms substep), so rendering a state restored with `set_sim_state` gives identical images.
+        """
+        scratch = self._scratch
+        scratch.qpos[:] = data.qpos
+        scratch.mocap_pos[:], scratch.mocap_quat[:] = data.mocap_pos, data.mocap_quat
+        mujoco.mj_kinematics(self.model, scratch)
+        mujoco.mj_camlight(self.model, scratch)
+        data = scratch
         out: dict[str, np.ndarray] = {}
         for view, cam in CAMERAS.items():
             self._rgb.update_scene(data, camera=cam, scene_option=self.option)

@@ -42,7 +42,8 @@ class LiberoSuite:
 
     def _check(self, task_id: int) -> None:
         if not 0 <= task_id < len(self.tasks):
-            raise SFError(f"task id {task_id} out of range for {self.name}; expected 0..{len(self.tasks) - 1}")
+            raise SFError(f"task id {task_id} out of range for {self.name}; "
+                          f"expected 0..{len(self.tasks) - 1}")
 
     def init_states(self, task_id: int) -> np.ndarray:
         """The suite's fixed initial MuJoCo states for a task, shape (50, D)."""

@@ -140,6 +140,8 @@ class TabletopEnv(gym.Env):
             state = self._layout_state(layouts.sample_layout(self.family, self.np_random))
         self.set_sim_state(state)
         self.pick, self.place = self.task.choose(self.prop_positions())
+        self._pick_z0 = float(self.prop_positions()[self.pick][2])
+        self.picked = False  # has the instructed block been lifted 3 cm (a sub-goal, for diagnostics)?
         self.elapsed = 0
         self.episode_id += 1
         return self._observation(render_images=self.cameras), {"success": False}
@@ -158,9 +160,10 @@ class TabletopEnv(gym.Env):
         mujoco.mj_forward(self.model, d)  # fresh contacts/poses for the observation and the predicate
         self.elapsed += 1
         success = self.is_success()
+        self.picked |= bool(self.data.xpos[self.model.body(self.pick).id][2] > self._pick_z0 + 0.03)
         truncated = self.elapsed >= self.max_steps and not success
         obs = self._observation(render_images=self.cameras)
-        return obs, float(success), success, truncated, {"success": success}
+        return obs, float(success), success, truncated, {"success": success, "picked": self.picked}
 
     def close(self) -> None:
         """Free the renderer (GL context)."""
