@@ -24,5 +24,7 @@ def run(args: argparse.Namespace) -> int:
         per_task = " ".join(f"{v:.2f}" for v in res[name]["per_task"].values())
         picked = res[name]["subgoal_rates"].get("picked", float("nan"))
         print(f"{name:<18}{res[name]['success_rate']:>9.3f}{picked:>9.3f}  {per_task}")
-    print(f"wall time {res['wall_s']:.0f} s; report: {cfg.out}/demo.json, plot: {cfg.out}/demo.png")
+    t = res["timing_s"]
+    print(f"wall time {res['wall_s']:.0f} s (data {t['data']:.0f}, training {t['train_both']:.0f}, "
+          f"evaluation {t['eval_both']:.0f}); report: {cfg.out}/demo.json, plot: {cfg.out}/demo.png")
     return 0
