@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from spatial_forcing.data import lerobot_format as fmt
 from spatial_forcing.data.writer import LeRobotWriter
@@ -38,6 +39,15 @@ def write_synthetic_dataset(root: Path, episodes_per_task: int = 3, frames: int 
                 writer.save_episode(task)
         writer.finalize()
     return root
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Every test runs torch on one thread: CI has two shared cores, and one thread is faster and fairer."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import math
 
-import pytest
 import torch
 import torch.nn.functional as F
 
 from spatial_forcing.data.augment import (augment_batch, center_boxes, crop_boxes, crop_features, crop_images)
 from spatial_forcing.teachers.registry import build_teacher
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def smooth_images(b: int, v: int, size: int = 64, seed: int = 0) -> torch.Tensor:

@@ -55,15 +55,6 @@ def failing_after(teacher, calls: int):
     return teacher
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The CPU cores are shared: one torch thread is faster and fairer than two."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture()
 def dataset(synthetic_dataset, tmp_path):
     """A private copy (tests edit it): 72 frames, 6 episodes of 12, 32 px, 2 views."""

@@ -18,14 +18,6 @@ from spatial_forcing.train.loop import train
 from spatial_forcing.train.targets import TargetProvider
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture()
 def dataset(synthetic_dataset, tmp_path):
     return shutil.copytree(synthetic_dataset, tmp_path / "ds")

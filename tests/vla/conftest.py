@@ -19,14 +19,6 @@ TASKS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The machine is shared: every VLA test runs on one thread."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 @pytest.fixture
 def tokenizer() -> WordTokenizer:
