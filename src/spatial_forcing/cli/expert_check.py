@@ -34,8 +34,12 @@ def parse_range(text: str) -> tuple[int, int]:
     return parts[0], parts[-1]
 
 
-def run_episode(env, expert, init_state: int, max_steps: int) -> tuple[bool, int]:
-    """Roll the expert from fixed state `init_state` until success, termination or `max_steps`."""
+def run_episode(env, expert, init_state: int, max_steps: int, task_id: int = 0) -> tuple[bool, int]:
+    """Roll the expert from fixed state `init_state` until success, termination or `max_steps`.
+
+    The global numpy RNG is seeded per (task, init state): robosuite draws reset noise from it, so an
+    episode's outcome does not depend on which episodes a worker happened to run before it."""
+    np.random.seed(task_id * 100_003 + init_state)
     obs, info = env.reset(options={"init_state": init_state})
     success, steps = bool(info.get("success", False)), 0
     while steps < max_steps and not success:
@@ -59,7 +63,7 @@ def run_job(job: tuple[str, int, list[int]]) -> list[Result]:
     out = []
     try:
         for i in states:
-            success, steps = run_episode(env, expert, i, max_steps)
+            success, steps = run_episode(env, expert, i, max_steps, task_id)
             out.append((task_id, i, success, steps))
     finally:
         if hasattr(env, "close"):

@@ -92,6 +92,8 @@ class LiberoEnv(gym.Env):
         if not 0 <= idx < len(self.init_states):
             raise IndexError(f"init_state {idx} out of range 0..{len(self.init_states) - 1}")
         self.libero.reset()
+        for robot in self.libero.env.robots:  # hard_reset=False keeps the gripper's accumulated command
+            robot.gripper.current_action = np.zeros(robot.gripper.dof)
         self.episode_id += 1
         self._raw = self.libero.set_init_state(self.init_states[idx])
         return self._obs(), {"init_state": int(idx), "instruction": self.instruction}

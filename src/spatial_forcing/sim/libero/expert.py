@@ -6,8 +6,10 @@ radially; the rim side is chosen by the clearance of the outer finger to surroun
 a raised rim, and the approach follows the bowl's tilt up to `max_tilt` (task 5: bowl resting tilted
 on the ramekin). Grocery items are grasped from the top across their narrower horizontal side, turned
 by up to 45 degrees when a neighbour blocks a finger. The object is lifted above nearby walls (drawer)
-and the target, carried over the target and released. A closed-loop state machine re-targets every
-step and retries the grasp (another side) when the object is lost.
+and the target (pulled out horizontally first when something hangs over it, e.g. the cabinet frame
+above an open drawer: upward rays from the object's top), carried over the target and released. Rim
+sides whose outer finger would land on a wall (downward rays) are avoided. A closed-loop state
+machine re-targets every step and retries the grasp (another side) when the object is lost.
 
 The first `settle_steps` actions are LIBERO's dummy action (the evaluation protocol's wait steps), so
 recorded demonstrations start like evaluation episodes.
@@ -49,6 +51,9 @@ class ExpertConfig:
     lower_overshoot: float = 0.02  # the lowering target lies this far below the release height (m)
     lost_drift: float = 0.10  # object moved this far in the hand: lost (rim-held bowls pivot by ~3 cm)
     max_phase_steps: int = 60  # any phase gives up (moves on) after this many steps
+    escape_reach: float = 0.10  # free height needed above the grasped object before lifting (m)
+    escape_max: float = 0.06  # longest horizontal pull out from under an overhang (drawer frame) (m)
+    escape_lift: float = 0.004  # small lift during that pull (m): off the drawer floor, under the frame
 
 
 class PickPlaceExpert:
@@ -75,6 +80,7 @@ class PickPlaceExpert:
         others = [g for g in range(self.model.ngeom) if self.model.geom_bodyid[g] not in robot_bodies
                   and g not in own and self.model.geom_bodyid[g] != 0]
         self.other_geoms = np.array(others, dtype=int)
+        self.ignore_bodies = robot_bodies | {int(self.model.geom_bodyid[g]) for g in self.obj_geoms}
         self.is_bowl = "bowl" in self.obj_name
         self.reset()
 
@@ -149,12 +155,29 @@ class PickPlaceExpert:
             point = pos + rot @ np.array([*(d * (self.cfg.rim_radius + 0.035)), self.cfg.rim_height])
             tall = hi[:, 2] > point[2] - 0.03
             room = min(geo.horizontal_clearance(point, lo[tall], hi[tall]), 0.04)
+            if room <= 0:  # boxes of rotated meshes (a drawer) cover everything: ask rays instead
+                room -= self._finger_blocked(rot, pos, d)
             world_d = geo.unit((rot @ np.array([d[0], d[1], 0.0]))[:2])
             # the robot sits at -x
             score = room - 0.004 * world_d[0] + self.cfg.height_weight * (point[2] - pos[2])
             if score > best_score:
                 best, best_score = d, score
         return best
+
+    def _finger_blocked(self, rot: np.ndarray, pos: np.ndarray, d: np.ndarray) -> float:
+        """Fraction of downward rays at the outer finger's landing spot (rim side `d`, bowl frame) that
+        meet an obstacle (e.g. a drawer wall) above the grasp height."""
+        tangent = np.array([-d[1], d[0]])
+        down = np.array([0.0, 0.0, -1.0])
+        rays = 0.12
+        hits = []
+        for r_off in (0.035, 0.048):
+            for t in (-0.01, 0.0, 0.01):
+                local = np.array([*(d * (self.cfg.rim_radius + r_off) + tangent * t), self.cfg.rim_height])
+                start = pos + rot @ local + np.array([0.0, 0.0, rays])
+                hits.append(geo.ray_distance(self.model, self.data, start, down, self.ignore_bodies, rays + 0.01)
+                            < rays + 0.005)
+        return float(np.mean(hits))
 
     # ---- control --------------------------------------------------------------------------------
     def _action(self, target: np.ndarray, axis: np.ndarray | None, grip: float,
@@ -208,13 +231,16 @@ class PickPlaceExpert:
             return self._action(target, axis, -1.0, up)
         if self.phase == "close":
             if self.t >= c.close_steps:
-                self._next("lift")
                 self.grip_offset = self.data.xpos[self.obj_id] - eef
                 self.obstacle_top = self._obstacle_top()
+                self.escape = self._escape()
+                self._next("pull" if self.escape is not None else "lift")
+                if self.escape is not None:
+                    self.hold = self.hold + self.escape
             return self._action(self.hold, self.hold_axis, 1.0, self.hold_up)
         obj_lo, _ = geo.world_box(self.model, self.data, self.obj_geoms)
         t_lo, t_hi = geo.world_box(self.model, self.data, self.target_geoms)
-        if self.phase in ("lift", "transport", "lower"):
+        if self.phase in ("pull", "lift", "transport", "lower"):
             drift = np.linalg.norm(self.data.xpos[self.obj_id] - eef - self.grip_offset)
             if drift > c.lost_drift or self._gripper_width() < 0.0015:
                 self.side = None  # lost it: retry the grasp (re-choosing the side)
@@ -223,6 +249,10 @@ class PickPlaceExpert:
         goal_xy = self._goal_xy(t_lo, t_hi)
         clear_top = max(t_hi[2], self.obstacle_top)
         carry_z = eef[2] + (clear_top + c.lift_clear + (0.03 if self.is_bowl else 0.0) - obj_lo[2])
+        if self.phase == "pull":  # slide out from under an overhang first (object in a drawer)
+            if np.linalg.norm(self.hold[:2] - eef[:2]) < 0.006 or self.t > c.max_phase_steps // 2:
+                self._next("lift")
+            return self._action(self.hold, None, 1.0)
         if self.phase == "lift":
             target = np.array([self.hold[0], self.hold[1], max(carry_z, self.hold[2] + 0.08)])
             if target[2] - eef[2] < c.carry_tol or self.t > c.max_phase_steps:
@@ -242,7 +272,7 @@ class PickPlaceExpert:
             self.progress.append(obj_lo[2])
             # resting on the target already
             resting = len(self.progress) > 4 and self.progress[-5] - self.progress[-1] < 0.002
-            if abs(place_z - obj_lo[2]) < 0.008 or resting or self.t > c.max_phase_steps // 2:
+            if abs(place_z - obj_lo[2]) < 0.008 or resting or self.t > c.max_phase_steps:
                 self._next("release")
             return self._action(target, None, 1.0)
         if self.phase in ("release", "reopen"):
@@ -258,7 +288,14 @@ class PickPlaceExpert:
         near = np.all(lo[:, :2] < obj_hi[:2] + self.cfg.obstacle_margin, axis=1) & \
             np.all(hi[:, :2] > obj_lo[:2] - self.cfg.obstacle_margin, axis=1)
         near &= hi[:, 2] - lo[:, 2] < 0.5  # ignore the table / floor and other large structures
+        near &= lo[:, 2] < obj_hi[2]  # overhangs were pulled clear of (objects on a cabinet above a drawer)
         return float(hi[near, 2].max()) if near.any() else float(obj_lo[2])
+
+    def _escape(self) -> np.ndarray | None:
+        """Pull (world offset) that takes the grasped object out from under an overhang, or None."""
+        c = self.cfg
+        return geo.escape_shift(self.model, self.data, self.obj_geoms, self.ignore_bodies, c.escape_reach,
+                                c.escape_max, c.escape_lift)
 
     def _goal_xy(self, t_lo: np.ndarray, t_hi: np.ndarray) -> np.ndarray:
         if self.is_bowl:

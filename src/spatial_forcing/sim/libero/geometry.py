@@ -75,3 +75,54 @@ def unit(v: np.ndarray) -> np.ndarray:
     """Normalised vector (x axis for a zero vector)."""
     n = np.linalg.norm(v)
     return v / n if n > 1e-9 else np.array([1.0, 0.0])
+
+
+
+def ray_distance(model: mujoco.MjModel, data: mujoco.MjData, start: np.ndarray, direction: np.ndarray,
+                 ignore_bodies: set[int], max_dist: float) -> float:
+    """Distance along a unit `direction` to the first collision geom (group 0) not on `ignore_bodies`
+    (inf when none within `max_dist`); ignored geoms are passed through."""
+    geom_id = np.zeros(1, dtype=np.int32)
+    groups = np.array([1, 0, 0, 0, 0, 0], dtype=np.uint8)
+    start, direction = np.asarray(start, dtype=np.float64), np.asarray(direction, dtype=np.float64)
+    travelled = 0.0
+    for _ in range(8):  # pass through at most a few ignored geoms
+        dist = mujoco.mj_ray(model, data, start + travelled * direction, direction, groups, 1, -1, geom_id)
+        if dist < 0 or travelled + dist > max_dist:
+            return np.inf
+        if int(model.geom_bodyid[geom_id[0]]) not in ignore_bodies:
+            return travelled + dist
+        travelled += dist + 1e-4
+    return np.inf
+
+
+def overhead_hits(model: mujoco.MjModel, data: mujoco.MjData, points: np.ndarray, reach: float,
+                  ignore_bodies: set[int]) -> np.ndarray:
+    """For each point [N,3], whether an upward ray meets a collision geom within `reach` metres,
+    ignoring geoms on `ignore_bodies` (e.g. the robot and the held object)."""
+    up = np.array([0.0, 0.0, 1.0])
+    return np.array([ray_distance(model, data, p, up, ignore_bodies, reach) < reach for p in points], dtype=bool)
+
+
+def escape_shift(model: mujoco.MjModel, data: mujoco.MjData, geoms: np.ndarray, ignore_bodies: set[int],
+                 reach: float, max_dist: float, lift: float) -> np.ndarray | None:
+    """Shortest horizontal shift (plus `lift` in z) after which nothing hangs over the object made of
+    `geoms` within `reach` (upward rays from its top); None when the way up is already free."""
+    lo, hi = world_box(model, data, geoms)
+    centre, half = (lo[:2] + hi[:2]) / 2, (hi[:2] - lo[:2]) / 2
+    ang = np.linspace(0, 2 * np.pi, 12, endpoint=False)
+    ring = np.concatenate([np.stack([np.cos(ang), np.sin(ang)], 1) * half * f for f in (0.5, 0.9)])
+    top = np.concatenate([centre + ring, centre[None]])
+    pts = np.column_stack([top, np.full(len(top), hi[2] + 0.002)])
+    blocked = overhead_hits(model, data, pts, reach, ignore_bodies)
+    if not blocked.any():
+        return None
+    away = -unit((top[blocked] - centre).mean(0))  # prefer pulling away from the overhang
+    dirs = [np.array([np.cos(a), np.sin(a)]) for a in np.linspace(0, 2 * np.pi, 16, endpoint=False)]
+    dirs.sort(key=lambda d: -float(d @ away))
+    for dist in np.arange(0.01, max_dist + 1e-9, 0.01):
+        for d in dirs:
+            shift = np.array([*(d * dist), lift])
+            if not overhead_hits(model, data, pts + shift, reach, ignore_bodies).any():
+                return shift
+    return np.array([*(away * max_dist), lift])
