@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from spatial_forcing.utils.atomic import save_figure
+
 VARIANTS: dict[str, dict] = {
     "baseline": {"align.enabled": False},
     "sf": {},
@@ -129,9 +131,7 @@ def _plot(out: Path, summary: dict) -> None:
     ax.bar(names, [summary[n]["success_mean"] for n in names], yerr=[summary[n]["success_std"] for n in names])
     ax.set(ylabel="success rate", ylim=(0, 1), title="tabletop: Spatial Forcing variants")
     plt.xticks(rotation=30, ha="right")
-    fig.tight_layout()
-    fig.savefig(out / "claims.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, out / "claims.png")
 
 
 if __name__ == "__main__":

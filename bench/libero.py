@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 
 from spatial_forcing.sim.libero.render import CameraRenderer  # noqa: E402
 from spatial_forcing.sim.registry import get_suite  # noqa: E402
-from spatial_forcing.utils.atomic import atomic_path, write_json  # noqa: E402
+from spatial_forcing.utils.atomic import save_figure, write_json  # noqa: E402
 from spatial_forcing.utils.log import setup_logging  # noqa: E402
 
 log = logging.getLogger("bench.libero")
@@ -106,10 +106,7 @@ def plot(path: Path, sps: dict) -> None:
     ax.set_ylabel("env steps / s")
     ax.set_yscale("log")
     ax.set_title("LIBERO on CPU (2 cameras)")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main() -> int:

@@ -25,6 +25,7 @@ from spatial_forcing.data.normalize import Normalizer
 from spatial_forcing.eval.policy import LoadedPolicy
 from spatial_forcing.train.checkpoint import export_policy
 from spatial_forcing.train.model import TrainModule
+from spatial_forcing.utils.atomic import save_figure
 from spatial_forcing.vla.config import config_to_dict, preset
 from spatial_forcing.vla.registry import build_policy
 from spatial_forcing.vla.tokenizer import WordTokenizer
@@ -142,9 +143,7 @@ def _plot(path: Path, times: dict, lat: dict) -> None:
     axes[1].boxplot([[1000 * t for t in lat["baseline"]], [1000 * t for t in lat["sf"]]],
                     tick_labels=["baseline", "SF-trained"])
     axes[1].set(title="batch-1 inference (ms)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 if __name__ == "__main__":

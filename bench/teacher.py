@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from spatial_forcing.utils.atomic import atomic_path, write_json
+from spatial_forcing.utils.atomic import save_figure, write_json
 from spatial_forcing.utils.log import setup_logging
 
 log = logging.getLogger("bench.teacher")
@@ -206,10 +206,7 @@ def plot(path: Path, res: dict) -> None:
         ax.set_title(title, fontsize=10)
         if log_scale:
             ax.set_yscale("log")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main() -> int:

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from spatial_forcing.utils.atomic import write_json
+from spatial_forcing.utils.atomic import save_figure, write_json
 from spatial_forcing.utils.errors import SFError
 
 log = logging.getLogger(__name__)
@@ -133,6 +133,4 @@ def _plot(out: Path, results: dict) -> None:
     for ax in axes:
         ax.legend()
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "demo.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, out / "demo.png")

@@ -18,11 +18,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     actions = parser.add_subparsers(dest="action", required=True)
     for name, (module_name, help_text) in ACTIONS.items():
         action = actions.add_parser(name, help=help_text)
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as err:
-            if err.name != module_name:
-                raise
-            continue
+        module = importlib.import_module(module_name)
         module.add_args(action)
         action.set_defaults(func=module.main)
