@@ -36,8 +36,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         values["env"] = env
     cfg = build_config(EvalConfig, values)
-    policy = LoadedPolicy.load(policy_dir)
-    result = evaluate(policy.act, cfg, out, label=str(policy_dir))
+    policy = LoadedPolicy.load(policy_dir)  # also checks the directory before any worker starts
+    result = evaluate(policy_dir if cfg.workers > 1 else policy.act, cfg, out, label=str(policy_dir))
     print(json.dumps({"success_rate": result["success_rate"], "per_task": result["per_task"]}, indent=2))
     return 0
 

@@ -7,7 +7,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -35,7 +35,8 @@ class EvalConfig:
     max_steps: int = 0  # per-episode step limit; 0 = each task's own max_steps
     seed: int = 7  # torch/numpy seed, re-set per episode from (seed, task, init state)
     video_dir: str = ""  # write MP4s (agentview | wrist) here; "" = none
-    videos_per_task: int = 1  # how many episodes per task get a video
+    videos_per_task: int = 1  # how many episodes per task get a video (the first init states listed)
+    workers: int = 1  # episode worker processes (each loads the policy and one env; 1 torch thread each)
 
 
 def _episode_key(task_id: int, init_state: int) -> str:
@@ -75,9 +76,23 @@ def run_episode(env, act: ActFn, instruction: str, init_state: int, max_steps: i
     return bool(info.get("success")), steps, info
 
 
-def evaluate(act: ActFn, cfg: EvalConfig, out_json: str | Path, label: str = "") -> dict:
-    """Run every (task, init state) not already in `<out_json>.episodes.jsonl`; write the summary JSON."""
-    suite = get_suite(cfg.env)
+def play_episode(env, act: ActFn, spec, task_id: int, init_state: int, cfg: EvalConfig) -> dict:
+    """Seed, run and record one (task, init state) episode: the JSON line of the episodes log."""
+    seed = cfg.seed * 1_000_003 + task_id * 1009 + init_state
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    want_video = bool(cfg.video_dir) and cfg.init_states.index(init_state) < cfg.videos_per_task
+    frames = [] if want_video else None
+    success, steps, info = run_episode(env, act, spec.instruction, init_state, cfg.max_steps or spec.max_steps,
+                                       cfg, frames)
+    if frames:
+        _write_video(Path(cfg.video_dir) / f"{spec.name}_init{init_state}.mp4", frames)
+    subgoals = {k: bool(v) for k, v in info.items() if k != "success" and isinstance(v, (bool, np.bool_))}
+    return {"task_id": task_id, "task": spec.name, "init_state": init_state, "success": success, "steps": steps,
+            "subgoals": subgoals}
+
+
+def _check(cfg: EvalConfig, suite) -> list[int]:
     task_ids = cfg.tasks or list(range(len(suite.tasks)))
     for t in task_ids:
         if not 0 <= t < len(suite.tasks):
@@ -85,6 +100,31 @@ def evaluate(act: ActFn, cfg: EvalConfig, out_json: str | Path, label: str = "")
         bad = [i for i in cfg.init_states if not 0 <= i < suite.num_init_states(t)]
         if bad:
             raise SFError(f"--init-states {bad} out of range for task {t} (0..{suite.num_init_states(t) - 1})")
+    if cfg.workers < 1:
+        raise SFError(f"--workers must be >= 1, got {cfg.workers}")
+    return task_ids
+
+
+def _inline(act: ActFn, cfg: EvalConfig, suite, todo: list[tuple[int, int]]) -> Iterator[dict]:
+    """Episodes in this process, one env per task."""
+    for task_id in dict.fromkeys(t for t, _ in todo):
+        env = suite.make_env(task_id, image_size=cfg.image_size)
+        try:
+            for t, init_state in todo:
+                if t == task_id:
+                    yield play_episode(env, act, suite.tasks[task_id], task_id, init_state, cfg)
+        finally:
+            env.close()
+
+
+def evaluate(act: ActFn | str | Path, cfg: EvalConfig, out_json: str | Path, label: str = "") -> dict:
+    """Run every (task, init state) not already in `<out_json>.episodes.jsonl`; write the summary JSON.
+
+    `act` is an action function, or an exported policy directory (needed for `cfg.workers > 1`: every
+    worker process loads its own copy).
+    """
+    suite = get_suite(cfg.env)
+    task_ids = _check(cfg, suite)
     out_json = Path(out_json)
     episodes_path = out_json.with_name(out_json.stem + ".episodes.jsonl")
     done = _load_done(episodes_path)
@@ -94,31 +134,23 @@ def evaluate(act: ActFn, cfg: EvalConfig, out_json: str | Path, label: str = "")
     episodes_path.parent.mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=len(task_ids) * len(cfg.init_states), initial=len(done), desc=f"eval {label}".strip())
     t0 = time.time()
-    for task_id in task_ids:
-        mine = [i for (t, i) in todo if t == task_id]
-        if not mine:
-            continue
-        spec = suite.tasks[task_id]
-        env = suite.make_env(task_id, image_size=cfg.image_size)
-        try:
-            for n_video, init_state in enumerate(mine):
-                seed = cfg.seed * 1_000_003 + task_id * 1009 + init_state
-                torch.manual_seed(seed)
-                np.random.seed(seed % 2**32)
-                frames = [] if cfg.video_dir and n_video < cfg.videos_per_task else None
-                success, steps, info = run_episode(env, act, spec.instruction, init_state,
-                                                   cfg.max_steps or spec.max_steps, cfg, frames)
-                subgoals = {k: bool(v) for k, v in info.items() if k != "success" and isinstance(v, (bool, np.bool_))}
-                if frames:
-                    _write_video(Path(cfg.video_dir) / f"{spec.name}_init{init_state}.mp4", frames)
-                with open(episodes_path, "a") as fh:
-                    fh.write(json.dumps({"task_id": task_id, "task": spec.name, "init_state": init_state,
-                                         "success": success, "steps": steps, "subgoals": subgoals}) + "\n")
-                done[_episode_key(task_id, init_state)] = {"task_id": task_id, "success": success,
-                                                           "subgoals": subgoals}
-                bar.update(1)
-        finally:
-            env.close()
+    if cfg.workers > 1 and todo:
+        if callable(act):
+            raise SFError("evaluate: workers > 1 needs an exported policy directory, not an action function")
+        from spatial_forcing.eval.parallel import run_parallel
+
+        records = run_parallel(str(act), cfg, todo)
+    else:
+        if not callable(act):
+            from spatial_forcing.eval.policy import LoadedPolicy
+
+            act = LoadedPolicy.load(act).act
+        records = _inline(act, cfg, suite, todo)
+    for rec in records:  # the parent alone appends to the log: one line per finished episode
+        with open(episodes_path, "a") as fh:
+            fh.write(json.dumps(rec) + "\n")
+        done[_episode_key(rec["task_id"], rec["init_state"])] = rec
+        bar.update(1)
     bar.close()
     per_task, subgoal_rates = {}, {}
     for task_id in task_ids:

@@ -1,0 +1,44 @@
+"""Evaluation episodes spread over worker processes (spawned; one torch thread and one env each).
+
+Every worker loads the exported policy once and keeps one env, rebuilt when its task changes. Workers
+return episode records; the parent alone writes the episodes log, so resume works as in one process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from dataclasses import asdict
+from typing import Any, Iterator
+
+_STATE: dict[str, Any] = {}  # per worker process: policy, env, env_key
+
+
+def _init(policy_dir: str, cfg_dict: dict) -> None:
+    import torch
+
+    from spatial_forcing.eval.policy import LoadedPolicy
+    from spatial_forcing.eval.rollout import EvalConfig
+
+    torch.set_num_threads(1)
+    _STATE.update(policy=LoadedPolicy.load(policy_dir), cfg=EvalConfig(**cfg_dict), env=None, env_key=None)
+
+
+def _episode(item: tuple[int, int]) -> dict:
+    from spatial_forcing.eval.rollout import play_episode
+    from spatial_forcing.sim.registry import get_suite
+
+    task_id, init_state = item
+    cfg = _STATE["cfg"]
+    suite = get_suite(cfg.env)
+    if _STATE["env_key"] != task_id:
+        if _STATE["env"] is not None:
+            _STATE["env"].close()
+        _STATE["env"], _STATE["env_key"] = suite.make_env(task_id, image_size=cfg.image_size), task_id
+    return play_episode(_STATE["env"], _STATE["policy"].act, suite.tasks[task_id], task_id, init_state, cfg)
+
+
+def run_parallel(policy_dir: str, cfg, todo: list[tuple[int, int]]) -> Iterator[dict]:
+    """Episode records of `todo` as workers finish them (order not kept)."""
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(min(cfg.workers, len(todo)), initializer=_init, initargs=(policy_dir, asdict(cfg))) as pool:
+        yield from pool.imap_unordered(_episode, todo)
