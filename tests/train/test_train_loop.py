@@ -130,3 +130,24 @@ def test_teacher_channel_mismatch_is_caught_before_training(synthetic_dataset, t
     with pytest.raises(SFError, match=r"preflight check failed: teacher 'wrong' gave features .* expected"):
         train(tiny_cfg(synthetic_dataset, tmp_path / "bad", targets="online"))
     assert not (tmp_path / "bad" / "checkpoints").exists()
+
+
+def test_config_file_with_command_line_overrides(synthetic_dataset, tmp_path, capsys):
+    from spatial_forcing.cli.main import main
+
+    cfg = {"vla_preset": "tiny", "steps": 50, "batch_size": 4, "warmup_steps": 1, "threads": 1, "save_every": 2,
+           "align": {"enabled": True, "teacher": "mini3d", "layers": [2], "alpha": 0.25},
+           "teacher_weights": "random", "targets": "online"}
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps(cfg))
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(path), "--dataset", str(synthetic_dataset), "--out", str(run),
+                 "--steps", "2", "--align.alpha", "0.5"]) == 0
+    saved = json.loads((run / "train_config.json").read_text())
+    assert saved["steps"] == 2 and saved["batch_size"] == 4  # command line over file, file over defaults
+    assert saved["align"]["alpha"] == 0.5 and saved["align"]["layers"] == [2] and saved["align"]["teacher"] == "mini3d"
+    path.write_text(json.dumps({**cfg, "stepz": 3}))
+    assert main(["train", "--config", str(path), "--dataset", str(synthetic_dataset), "--out", str(tmp_path / "r2")]) == 2
+    assert "unknown field(s) ['stepz']" in capsys.readouterr().err
+    assert main(["train", "--config", str(tmp_path / "missing.json"), "--dataset", "x"]) == 2
+    assert "missing.json: file not found" in capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from spatial_forcing.train.checkpoint import read_json
 from spatial_forcing.train.config import TrainConfig
 from spatial_forcing.utils.dataclass_cli import add_dataclass_args, build_config, overrides_from_args
 from spatial_forcing.utils.errors import SFError
@@ -12,6 +13,9 @@ from spatial_forcing.utils.errors import SFError
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("train", help="train a policy; --align.enabled false for the baseline")
     parser.add_argument("--resume", action="store_true", help="continue from the run's latest checkpoint")
+    parser.add_argument("--config", dest="config_file", default=None,
+                        help="JSON file of TrainConfig fields (e.g. configs/libero_spatial.json); "
+                             "options given on the command line override it")
     add_dataclass_args(parser, TrainConfig)
     parser.set_defaults(func=run)
 
@@ -21,6 +25,9 @@ def run(args: argparse.Namespace) -> int:
 
     values = overrides_from_args(args)
     resume = values.pop("resume", False)
+    config_file = values.pop("config_file", None)
+    if config_file:
+        values = merge(read_json(config_file), values)
     if not values.get("dataset"):
         raise SFError("--dataset is required (a LeRobotDataset v3 directory)")
     try:
@@ -30,3 +37,11 @@ def run(args: argparse.Namespace) -> int:
     policy_dir = train(cfg, resume=resume)
     print(f"exported policy: {policy_dir}")
     return 0
+
+
+def merge(base: dict, over: dict) -> dict:
+    """`over` on top of `base`, recursing into nested dicts (e.g. the `align` section)."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out

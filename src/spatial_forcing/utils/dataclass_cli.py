@@ -13,6 +13,8 @@ import re
 import typing
 from typing import Any
 
+from spatial_forcing.utils.errors import SFError
+
 _FIELD_COMMENT = re.compile(r"^\s*(\w+)\s*:.*?#\s*(.+)$")
 
 
@@ -98,6 +100,9 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
 def build_config(cls: type, values: dict[str, Any]) -> Any:
     """Instantiate `cls` from a nested dict, recursing into dataclass-typed fields."""
     hints = typing.get_type_hints(cls)
+    unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise SFError(f"{cls.__name__}: unknown field(s) {unknown}")
     kwargs = {}
     for f in dataclasses.fields(cls):
         if f.name not in values:
