@@ -11,6 +11,7 @@ from spatial_forcing.data import lerobot_format as fmt
 from spatial_forcing.data.demos import render_path, rollout_path
 from spatial_forcing.data.generate import generate_dataset
 from spatial_forcing.data.reader import LeRobotDatasetReader
+from spatial_forcing.utils.errors import SFError
 
 SPEC = "fake_suite:FakeSuite"
 
@@ -102,3 +103,11 @@ def test_cli_generate(tmp_path, capsys):
     assert main(["generate", "--env", SPEC, "--out", str(tmp_path / "x"), "--episodes-per-task", "1",
                  "--init-states", "a-b"]) == 2
     assert "--init-states" in capsys.readouterr().err
+
+
+def test_init_state_ranges_include_both_ends_like_expert_check():
+    from spatial_forcing.data.generate import parse_range
+
+    assert parse_range("5-39") == range(5, 40) and parse_range("7") == range(7, 8) and parse_range(None) is None
+    with pytest.raises(SFError, match="both included"):
+        parse_range("9-3")

@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--image-size", type=int, default=128, help="rendered image side in pixels")
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument("--init-states", default=None,
-                        help="use the suite's fixed initial states A-B (A included, B excluded), in order; "
+                        help="use the suite's fixed initial states A-B (both included), in order; "
                              "default: seeded random layouts (tabletop: disjoint from its evaluation states)")
     parser.add_argument("--max-attempts", type=int, default=None,
                         help="random layouts tried per task at most (default 3 x episodes-per-task + 5)")

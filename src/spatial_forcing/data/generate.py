@@ -49,14 +49,17 @@ class GenerateResult:
 
 
 def parse_range(text: str | None) -> range | None:
-    """'A-B' -> range(A, B) (B excluded); 'A' -> range(A, A+1); None -> None."""
+    """'A-B' -> range(A, B + 1) (both included, as `sf expert-check` and `sf eval`); 'A' -> [A]; None -> None."""
     if text is None:
         return None
     try:
         lo, _, hi = text.partition("-")
-        return range(int(lo), int(hi) if hi else int(lo) + 1)
+        lo, hi = int(lo), int(hi) if hi else int(lo)
     except ValueError:
-        raise SFError(f"--init-states {text!r}: expected A-B with integers, e.g. 0-50") from None
+        lo = hi = -1
+    if lo < 0 or hi < lo:
+        raise SFError(f"--init-states {text!r}: expected A-B with 0 <= A <= B (both included), e.g. 5-39")
+    return range(lo, hi + 1)
 
 
 def _episode_seed(seed: int, task_id: int, slot: int) -> int:
