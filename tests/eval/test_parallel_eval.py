@@ -26,7 +26,8 @@ def policy_dir(tmp_path_factory):
     config = tiny(image_size=32)
     model = build_policy(config, tokenizer)
     rng = np.random.default_rng(0)
-    stats = {"action": vector_stats(rng.normal(size=(100, 7))), "observation.state": vector_stats(rng.normal(size=(100, 8)))}
+    stats = {"action": vector_stats(rng.normal(size=(100, 7))),
+             "observation.state": vector_stats(rng.normal(size=(100, 8)))}
     out = tmp_path_factory.mktemp("policy") / "policy"
     return export_policy(out, model, config_to_dict(config), tokenizer.to_json(),
                          Normalizer(stats).state_dict(), {"cameras": ["agentview", "wrist"]})
