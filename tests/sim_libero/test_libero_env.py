@@ -151,3 +151,31 @@ def test_reset_repeatable_after_closed_gripper(env):
     for _ in range(12):
         env.step(np.array([0, 0, 0, 0, 0, 0, 1.0]))  # close the gripper
     np.testing.assert_array_equal(settle(), first)
+
+
+def test_spatial_expert_keeps_the_wrist_in_range_at_the_workspace_edge():
+    """Task 1, init state 11: the bowl sits at the left edge and the chosen rim side needs a quarter turn
+    of the fingers; turning the short way ran the last arm joint into its limit (the arm stalled short
+    of the grasp). The expert must turn the way that keeps the joint in range, and succeed."""
+    from spatial_forcing.cli.expert_check import run_episode
+
+    suite = get_suite("libero_spatial")
+    env = suite.make_env(1, cameras=False)
+    try:
+        expert = suite.expert(env)
+        lo, hi = env.sim.model._model.jnt_range[expert.wrist_joint]
+        qpos = env.sim.data._data.qpos
+        seen = []
+        stepper = env.step
+
+        def step(action):
+            out = stepper(action)
+            seen.append(qpos[expert.wrist_qpos])
+            return out
+
+        env.step = step
+        success, _ = run_episode(env, expert, 11, suite.tasks[1].max_steps, task_id=1)
+        assert success
+        assert lo + 0.05 < min(seen) and max(seen) < hi - 0.05
+    finally:
+        env.close()

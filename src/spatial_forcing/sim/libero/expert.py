@@ -9,7 +9,13 @@ by up to 45 degrees when a neighbour blocks a finger. The object is lifted above
 and the target (pulled out horizontally first when something hangs over it, e.g. the cabinet frame
 above an open drawer: upward rays from the object's top), carried over the target and released. Rim
 sides whose outer finger would land on a wall (downward rays) are avoided. A closed-loop state
-machine re-targets every step and retries the grasp (another side) when the object is lost.
+machine re-targets every step and retries the grasp on another side when the object is lost or the
+arm stalls far from the pre-grasp pose. The fingers turn the way that keeps the wrist joint in range
+(a side at the workspace edge otherwise stalls the arm at its limit). Bowls are lowered to just above
+the plate's surface (a downward ray finds it below the rim), held until still, aimed slightly towards
+their tilt (a rim-held bowl hangs tilted and rights itself when released), then let go.
+
+Grasp selection lives in `grasp.py`, the tunable constants in `expert_config.py`.
 
 The first `settle_steps` actions are LIBERO's dummy action (the evaluation protocol's wait steps), so
 recorded demonstrations start like evaluation episodes.
@@ -17,46 +23,18 @@ recorded demonstrations start like evaluation episodes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from spatial_forcing.sim.libero import geometry as geo
+from spatial_forcing.sim.libero.expert_config import ExpertConfig
+from spatial_forcing.sim.libero.grasp import GraspChoice
+
+__all__ = ["ExpertConfig", "PickPlaceExpert", "make_expert"]
 
 
-@dataclass
-class ExpertConfig:
-    """Gains and heights of the scripted expert (metres, steps)."""
-
-    settle_steps: int = 10  # open-gripper no-op steps first (LIBERO's num_steps_wait)
-    pos_gain: float = 10.0  # action units per metre of position error (1 unit = 5 cm/step for OSC_POSE)
-    rot_gain: float = 1.6  # action units per radian of orientation error (1 unit = 0.5 rad)
-    hover: float = 0.10  # pre-grasp height above the grasp point
-    rim_radius: float = 0.047  # bowl wall distance from the bowl axis
-    rim_height: float = 0.04  # grasp height on the bowl wall, above the bowl origin
-    top_depth: float = 0.03  # how far below an item's top the fingers close
-    close_steps: int = 12  # steps with the gripper closing before lifting
-    release_steps: int = 10  # steps with the gripper opening at the goal
-    place_gap: float = 0.015  # object bottom above the plate top when releasing
-    lift_clear: float = 0.07  # object bottom above the place target's top while transporting
-    max_tilt: float = 0.35  # largest gripper tilt from vertical when following a tilted bowl (rad)
-    height_weight: float = 0.5  # side choice: score per metre of rim height (favours the raised rim)
-    max_grip_width: float = 0.07  # widest object section the open hand (8 cm) closes across
-    finger_reach: float = 0.045  # finger distance from the grasp centre when open
-    obstacle_margin: float = 0.03  # xy margin around the object when looking for walls to clear
-    approach_tol: float = 0.02  # pre-grasp position reached (m); the descent keeps correcting xy
-    approach_rot_tol: float = 0.1  # pre-grasp orientation reached (rad)
-    carry_tol: float = 0.03  # lift height / transport xy reached (m); the next phase keeps correcting
-    lower_overshoot: float = 0.02  # the lowering target lies this far below the release height (m)
-    lost_drift: float = 0.10  # object moved this far in the hand: lost (rim-held bowls pivot by ~3 cm)
-    max_phase_steps: int = 60  # any phase gives up (moves on) after this many steps
-    escape_reach: float = 0.10  # free height needed above the grasped object before lifting (m)
-    escape_max: float = 0.06  # longest horizontal pull out from under an overhang (drawer frame) (m)
-    escape_lift: float = 0.004  # small lift during that pull (m): off the drawer floor, under the frame
-
-
-class PickPlaceExpert:
+class PickPlaceExpert(GraspChoice):
     """Callable obs -> 7-d action for one LiberoEnv (state kept across calls; reset by the env reset)."""
 
     def __init__(self, env, cfg: ExpertConfig | None = None):
@@ -74,6 +52,8 @@ class PickPlaceExpert:
         self.eef_site = robot.eef_site_id
         self.gripper_qpos = list(robot._ref_gripper_joint_pos_indexes)
         self.fingers = [self.model.body(n).id for n in ("gripper0_leftfinger", "gripper0_rightfinger")]
+        self.wrist_joint = int(self.model.joint(robot.robot_joints[-1]).id)
+        self.wrist_qpos = int(self.model.jnt_qposadr[self.wrist_joint])
         robot_bodies = {b for b in range(self.model.nbody)
                         if self.model.body(b).name.startswith(("robot0", "gripper0", "mount0"))}
         own = set(self.obj_geoms.tolist())
@@ -90,96 +70,13 @@ class PickPlaceExpert:
         self.episode = self.env.episode_id
         self.side: np.ndarray | None = None
         self.tried: list[np.ndarray] = []  # closing directions already tried (objects)
+        self.tried_sides: list[np.ndarray] = []  # rim sides already tried (bowls): stalled or lost there
+        self._finger: tuple[np.ndarray, float] | None = None  # (grasp axis, chosen finger direction sign)
 
     # ---- geometry -------------------------------------------------------------------------------
     def _eef(self) -> np.ndarray:
         return self.data.site_xpos[self.eef_site].copy()
 
-    def _grasp(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Current grasp point (world), finger closing axis (unit 3-d) and approach 'up' (None = world z)."""
-        rot, pos = self.data.xmat[self.obj_id].reshape(3, 3), self.data.xpos[self.obj_id]
-        if self.is_bowl:
-            if self.side is None:
-                self.side = self._choose_side(rot, pos)
-            local = np.array([*(self.cfg.rim_radius * self.side), self.cfg.rim_height])
-            radial = rot @ np.array([self.side[0], self.side[1], 0.0])
-            return pos + rot @ local, radial, self._limit_tilt(rot[:, 2])
-        lo, hi = geo.body_frame_box(self.model, self.data, self.obj_id, self.obj_geoms)
-        up = int(np.argmax(np.abs(rot[2])))  # body axis closest to world z
-        horiz = [i for i in range(3) if i != up]
-        narrow, wide = sorted(horiz, key=lambda i: hi[i] - lo[i])
-        centre = pos + rot @ ((lo + hi) / 2)
-        wlo, whi = geo.world_box(self.model, self.data, self.obj_geoms)
-        depth = min(self.cfg.top_depth, 0.5 * (whi[2] - wlo[2]))
-        point = np.array([centre[0], centre[1], whi[2] - depth])
-        if self.side is None:
-            half = ((hi - lo) / 2)[[narrow, wide]]
-            self.side = self._choose_angle(point, geo.unit(rot[:2, narrow]), geo.unit(rot[:2, wide]), half)
-        return point, np.array([self.side[0], self.side[1], 0.0]), None
-
-    def _choose_angle(self, point: np.ndarray, narrow: np.ndarray, wide: np.ndarray,
-                      half: np.ndarray) -> np.ndarray:
-        """Closing direction near the narrow axis that fits in the hand and keeps both fingers free."""
-        lo, hi = geo.geom_world_boxes(self.model, self.data, self.other_geoms)
-        tall = hi[:, 2] > point[2] - 0.02
-        best, best_score = narrow, -np.inf
-        for deg in (0, 15, -15, 30, -30, 45, -45):
-            th = np.deg2rad(deg)
-            width = 2 * (half[0] * abs(np.cos(th)) + half[1] * abs(np.sin(th)))
-            if width > self.cfg.max_grip_width and deg != 0:
-                continue
-            d = np.cos(th) * narrow + np.sin(th) * wide
-            room = min(geo.horizontal_clearance(point[:2] + s * self.cfg.finger_reach * d, lo[tall], hi[tall])
-                       for s in (-1, 1))
-            score = min(room, 0.02) - 0.0002 * abs(deg) - 0.03 * any(np.allclose(d, t) for t in self.tried)
-            if score > best_score:
-                best, best_score = d, score
-        self.tried.append(best)
-        return best
-
-    def _limit_tilt(self, up: np.ndarray) -> np.ndarray:
-        """Tilt the approach towards the bowl axis, at most `max_tilt` radians away from world z."""
-        tilt = np.arccos(np.clip(up[2], -1.0, 1.0))
-        if tilt <= self.cfg.max_tilt:
-            return up.copy()
-        horiz = geo.unit(up[:2])
-        return np.array([*(horiz * np.sin(self.cfg.max_tilt)), np.cos(self.cfg.max_tilt)])
-
-    def _choose_side(self, rot: np.ndarray, pos: np.ndarray) -> np.ndarray:
-        """Rim direction (bowl frame, unit xy) with the most room for the outer finger; ties favour the
-        robot side, and a raised rim (tilted bowl) is preferred."""
-        lo, hi = geo.geom_world_boxes(self.model, self.data, self.other_geoms)
-        best, best_score = None, -np.inf
-        for ang in np.linspace(0, 2 * np.pi, 16, endpoint=False):
-            d = np.array([np.cos(ang), np.sin(ang)])
-            point = pos + rot @ np.array([*(d * (self.cfg.rim_radius + 0.035)), self.cfg.rim_height])
-            tall = hi[:, 2] > point[2] - 0.03
-            room = min(geo.horizontal_clearance(point, lo[tall], hi[tall]), 0.04)
-            if room <= 0:  # boxes of rotated meshes (a drawer) cover everything: ask rays instead
-                room -= self._finger_blocked(rot, pos, d)
-            world_d = geo.unit((rot @ np.array([d[0], d[1], 0.0]))[:2])
-            # the robot sits at -x
-            score = room - 0.004 * world_d[0] + self.cfg.height_weight * (point[2] - pos[2])
-            if score > best_score:
-                best, best_score = d, score
-        return best
-
-    def _finger_blocked(self, rot: np.ndarray, pos: np.ndarray, d: np.ndarray) -> float:
-        """Fraction of downward rays at the outer finger's landing spot (rim side `d`, bowl frame) that
-        meet an obstacle (e.g. a drawer wall) above the grasp height."""
-        tangent = np.array([-d[1], d[0]])
-        down = np.array([0.0, 0.0, -1.0])
-        rays = 0.12
-        hits = []
-        for r_off in (0.035, 0.048):
-            for t in (-0.01, 0.0, 0.01):
-                local = np.array([*(d * (self.cfg.rim_radius + r_off) + tangent * t), self.cfg.rim_height])
-                start = pos + rot @ local + np.array([0.0, 0.0, rays])
-                hits.append(geo.ray_distance(self.model, self.data, start, down, self.ignore_bodies, rays + 0.01)
-                            < rays + 0.005)
-        return float(np.mean(hits))
-
-    # ---- control --------------------------------------------------------------------------------
     def _action(self, target: np.ndarray, axis: np.ndarray | None, grip: float,
                 up: np.ndarray | None = None) -> np.ndarray:
         """P-control to `target`; gripper pointing along -up (default: world down), fingers along axis."""
@@ -196,10 +93,23 @@ class PickPlaceExpert:
         x = rot[:, 0] if axis is None else np.asarray(axis, dtype=float)
         x = x - z * (x @ z)
         x = x / max(np.linalg.norm(x), 1e-9)
-        if axis is not None and x @ rot[:, 0] < 0:
-            x = -x  # the two finger directions are equivalent
-        desired = np.stack([x, np.cross(z, x), z], axis=1)
-        return geo.axis_angle(desired @ rot.T)
+        if axis is None:
+            return geo.axis_angle(np.stack([x, np.cross(z, x), z], axis=1) @ rot.T)
+        # the two finger directions are equivalent. Which one is decided once per grasp axis (switching
+        # mid-turn makes the hand turn back): the smaller turn, unless it would take the wrist (the last
+        # arm joint) near its range limit; the other joints also turn the hand as the arm moves, so the
+        # margin is wide. Without this a rim side at the workspace edge stalls the arm at the joint limit.
+        if self._finger is None or abs(self._finger[0] @ x) < np.cos(np.pi / 6):
+            errors = [geo.axis_angle(np.stack([v, np.cross(z, v), z], axis=1) @ rot.T) for v in (x, -x)]
+            q, (lo, hi) = self.data.qpos[self.wrist_qpos], self.model.jnt_range[self.wrist_joint]
+            ends = [q + e @ self.data.xaxis[self.wrist_joint] for e in errors]  # wrist angle after the turn
+            margin = 0.8
+            cost = [max(lo + margin - q_end, q_end - (hi - margin), 0.0) * 10 + np.linalg.norm(e)
+                    for e, q_end in zip(errors, ends)]
+            self._finger = (x, 1.0 if cost[0] <= cost[1] else -1.0)
+        ref, sign = self._finger
+        x = sign * x if (x @ ref) > 0 else -sign * x
+        return geo.axis_angle(np.stack([x, np.cross(z, x), z], axis=1) @ rot.T)
 
     def _next(self, phase: str) -> None:
         self.phase, self.t = phase, 0
@@ -218,6 +128,14 @@ class PickPlaceExpert:
             if self.phase == "approach":
                 target = point + c.hover * (np.array([0.0, 0.0, 1.0]) if up is None else up)
                 aligned = np.linalg.norm(self._rot_error(axis, up)) < c.approach_rot_tol
+                self.progress = getattr(self, "progress", []) if self.t > 1 else []
+                self.progress.append(np.linalg.norm(target - eef))
+                w = c.stall_window
+                stalled = (len(self.progress) > 2 * w and self.progress[-w] - self.progress[-1] < c.stall_progress
+                           and self.progress[-1] > c.stall_distance)
+                if stalled and self.is_bowl and len(self.tried_sides) < 2:
+                    self._retry_side()  # this rim side is out of reach: approach another
+                    return self._action(eef, None, -1.0)
                 if (np.linalg.norm(target - eef) < c.approach_tol and aligned) or self.t > c.max_phase_steps:
                     self._next("descend")
                     self.progress = []
@@ -240,13 +158,14 @@ class PickPlaceExpert:
             return self._action(self.hold, self.hold_axis, 1.0, self.hold_up)
         obj_lo, _ = geo.world_box(self.model, self.data, self.obj_geoms)
         t_lo, t_hi = geo.world_box(self.model, self.data, self.target_geoms)
-        if self.phase in ("pull", "lift", "transport", "lower"):
+        if self.phase in ("pull", "lift", "transport", "lower", "place"):
             drift = np.linalg.norm(self.data.xpos[self.obj_id] - eef - self.grip_offset)
             if drift > c.lost_drift or self._gripper_width() < 0.0015:
-                self.side = None  # lost it: retry the grasp (re-choosing the side)
+                self._retry_side()  # lost it: retry the grasp (another side)
                 self._next("reopen")
                 return self._action(eef + [0, 0, 0.05], None, -1.0)
         goal_xy = self._goal_xy(t_lo, t_hi)
+        place_z = self._surface_z(goal_xy, t_hi[2]) + c.place_gap if self.is_bowl else t_lo[2] + 0.07
         clear_top = max(t_hi[2], self.obstacle_top)
         carry_z = eef[2] + (clear_top + c.lift_clear + (0.03 if self.is_bowl else 0.0) - obj_lo[2])
         if self.phase == "pull":  # slide out from under an overhang first (object in a drawer)
@@ -266,13 +185,19 @@ class PickPlaceExpert:
                 self.progress = []
             return self._action(target, None, 1.0)
         if self.phase == "lower":
-            place_z = t_hi[2] + c.place_gap if self.is_bowl else t_lo[2] + 0.07
             down = place_z - c.lower_overshoot - obj_lo[2]  # aim a little lower: P-control converges faster
             target = np.array([eef[0] + shift[0], eef[1] + shift[1], eef[2] + down])
             self.progress.append(obj_lo[2])
             # resting on the target already
             resting = len(self.progress) > 4 and self.progress[-5] - self.progress[-1] < 0.002
             if abs(place_z - obj_lo[2]) < 0.008 or resting or self.t > c.max_phase_steps:
+                self._next("place")
+            return self._action(target, None, 1.0)
+        if self.phase == "place":  # hold at the release height until the object is still and centred
+            self.progress.append(obj_lo[2])
+            speed = abs(self.progress[-2] - self.progress[-1])
+            target = np.array([eef[0] + shift[0], eef[1] + shift[1], eef[2] + (place_z - obj_lo[2])])
+            if (speed < c.place_speed and np.linalg.norm(shift) < c.place_align) or self.t >= c.place_hold_steps:
                 self._next("release")
             return self._action(target, None, 1.0)
         if self.phase in ("release", "reopen"):
@@ -297,9 +222,16 @@ class PickPlaceExpert:
         return geo.escape_shift(self.model, self.data, self.obj_geoms, self.ignore_bodies, c.escape_reach,
                                 c.escape_max, c.escape_lift)
 
+    def _surface_z(self, xy: np.ndarray, top: float) -> float:
+        """Height of the target's surface under `xy` (a plate's centre sits below its rim), by a ray."""
+        start = np.array([xy[0], xy[1], top + 0.05])
+        dist = geo.ray_distance(self.model, self.data, start, np.array([0.0, 0.0, -1.0]), self.ignore_bodies, 0.1)
+        return top if not np.isfinite(dist) else min(top, float(start[2] - dist))
+
     def _goal_xy(self, t_lo: np.ndarray, t_hi: np.ndarray) -> np.ndarray:
-        if self.is_bowl:
-            return self.data.xpos[self.target_id][:2].copy()
+        if self.is_bowl:  # a rim-held bowl hangs tilted; released, it rights itself towards its low side
+            up = self.data.xmat[self.obj_id].reshape(3, 3)[:, 2]
+            return self.data.xpos[self.target_id][:2] + self.cfg.tilt_lead * up[:2]
         return (t_lo[:2] + t_hi[:2]) / 2
 
     def _gripper_width(self) -> float:
