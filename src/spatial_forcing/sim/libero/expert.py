@@ -161,7 +161,7 @@ class PickPlaceExpert(GraspChoice):
         if self.phase in ("pull", "lift", "transport", "lower", "place"):
             drift = np.linalg.norm(self.data.xpos[self.obj_id] - eef - self.grip_offset)
             if drift > c.lost_drift or self._gripper_width() < 0.0015:
-                self._retry_side()  # lost it: retry the grasp (another side)
+                self._retry_side(remember=False)  # lost it: grasp again (a rim often holds the second time)
                 self._next("reopen")
                 return self._action(eef + [0, 0, 0.05], None, -1.0)
         goal_xy = self._goal_xy(t_lo, t_hi)

@@ -14,7 +14,7 @@ class ExpertConfig:
     rot_gain: float = 1.6  # action units per radian of orientation error (1 unit = 0.5 rad)
     hover: float = 0.10  # pre-grasp height above the grasp point
     rim_radius: float = 0.047  # bowl wall distance from the bowl axis
-    rim_height: float = 0.04  # grasp height on the bowl wall, above the bowl origin
+    rim_height: float = 0.035  # grasp height on the bowl wall, above the bowl origin
     top_depth: float = 0.03  # how far below an item's top the fingers close
     close_steps: int = 12  # steps with the gripper closing before lifting
     release_steps: int = 10  # steps with the gripper opening at the goal

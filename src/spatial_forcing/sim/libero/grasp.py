@@ -102,9 +102,9 @@ class GraspChoice:
         return float(np.mean(hits))
 
     # ---- control --------------------------------------------------------------------------------
-    def _retry_side(self) -> None:
-        """Give up the current grasp side (remembered, so the next choice avoids it)."""
-        if self.is_bowl and self.side is not None:
+    def _retry_side(self, remember: bool = True) -> None:
+        """Choose the grasp side again; `remember`: avoid the current one (it stalled the arm)."""
+        if remember and self.is_bowl and self.side is not None:
             self.tried_sides.append(self.side)
         self.side = None
         self.t = 0
