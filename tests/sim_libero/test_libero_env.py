@@ -45,7 +45,7 @@ def test_suite_tasks(suite):
 
 def test_step_observation_contract(env, stepped):
     obs, info = stepped
-    assert info == {"success": False}
+    assert info == {"success": False, "lifted": False}
     for view in ("agentview", "wrist"):
         img = obs[f"observation.images.{view}"]
         assert img.shape == (SIZE, SIZE, 3) and img.dtype == np.uint8 and img.std() > 5
@@ -125,12 +125,15 @@ def test_expert_solves_easy_object_task(suite):
         obs, _ = env.reset(options={"init_state": 0})
         assert set(obs) == {"observation.state"}
         expert = suite.expert(env)
-        success = False
+        success, lifted = False, []
         for _ in range(suite.tasks[0].max_steps):
-            obs, _, success, _, _ = env.step(expert(obs))
+            obs, _, success, _, info = env.step(expert(obs))
+            lifted.append(info["lifted"])
             if success:
                 break
         assert success
+        assert not lifted[0] and lifted[-1]  # the sub-goal: off the table at some point, and it stays set
+        assert lifted == sorted(lifted)
     finally:
         env.close()
 

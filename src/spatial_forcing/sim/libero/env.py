@@ -14,6 +14,8 @@ from spatial_forcing.sim.libero.render import CAMERAS, CameraRenderer  # noqa: E
 
 log = logging.getLogger(__name__)
 
+LIFT_HEIGHT = 0.05  # the "lifted" sub-goal: the goal object rose this far above its initial height (m)
+
 
 def quat_xyzw_to_axis_angle(q: np.ndarray) -> np.ndarray:
     """robosuite-convention quaternion (x, y, z, w) -> axis-angle (3), as the reference eval computes it."""
@@ -54,7 +56,15 @@ class LiberoEnv(gym.Env):
         self.action_space = gym.spaces.Box(-1.0, 1.0, (7,), np.float32)
         self.observation_space = gym.spaces.Dict(self._obs_spaces())
         self._raw: dict = {}
+        self._lift_body, self._lift_z0, self._lifted = self._goal_object(), 0.0, False
         self.episode_id = 0  # incremented by every reset (lets stateful experts notice new episodes)
+
+    def _goal_object(self) -> int | None:
+        """Body id of the object a pick-and-place goal ("On"/"In" X Y) moves, else None."""
+        goal = self.libero.env.parsed_problem["goal_state"]
+        if len(goal) == 1 and goal[0][0].lower() in ("on", "in"):
+            return int(self.libero.env.obj_body_id[goal[0][1]])
+        return None
 
     @property
     def sim(self):
@@ -96,14 +106,24 @@ class LiberoEnv(gym.Env):
             robot.gripper.current_action = np.zeros(robot.gripper.dof)
         self.episode_id += 1
         self._raw = self.libero.set_init_state(self.init_states[idx])
+        if self._lift_body is not None:
+            self._lift_z0, self._lifted = float(self.sim.data._data.xpos[self._lift_body][2]), False
         return self._obs(), {"init_state": int(idx), "instruction": self.instruction}
 
     def step(self, action):
-        """Apply a 7-d OSC_POSE delta action; reward = success (0/1), terminated on success."""
+        """Apply a 7-d OSC_POSE delta action; reward = success (0/1), terminated on success.
+
+        `info["lifted"]` (pick-and-place goals): the moved object has been 5 cm above its start in this
+        episode; `sf eval` reports its rate beside success (a grasp vs placement diagnosis)."""
         action = np.clip(np.asarray(action, dtype=np.float64).reshape(7), -1.0, 1.0)
         self._raw, _, _, _ = self.libero.step(action)
         success = bool(self.libero.check_success())
-        return self._obs(), float(success), success, False, {"success": success}
+        info = {"success": success}
+        if self._lift_body is not None:  # sub-goal: the goal object was lifted 5 cm at some point
+            z = float(self.sim.data._data.xpos[self._lift_body][2])
+            self._lifted = self._lifted or z - self._lift_z0 > LIFT_HEIGHT
+            info["lifted"] = self._lifted
+        return self._obs(), float(success), success, False, info
 
     def check_success(self) -> bool:
         """LIBERO's goal predicate on the current state."""
