@@ -10,7 +10,7 @@ import multiprocessing as mp
 from dataclasses import asdict
 from typing import Any, Iterator
 
-_STATE: dict[str, Any] = {}  # per worker process: policy, env, env_key
+_STATE: dict[str, Any] = {}  # per worker process: policy, cfg, suite, env, env_key
 
 
 def _init(policy_dir: str, cfg_dict: dict) -> None:
@@ -18,18 +18,18 @@ def _init(policy_dir: str, cfg_dict: dict) -> None:
 
     from spatial_forcing.eval.policy import LoadedPolicy
     from spatial_forcing.eval.rollout import EvalConfig
+    from spatial_forcing.sim.registry import get_suite
 
     torch.set_num_threads(1)
-    _STATE.update(policy=LoadedPolicy.load(policy_dir), cfg=EvalConfig(**cfg_dict), env=None, env_key=None)
+    cfg = EvalConfig(**cfg_dict)
+    _STATE.update(policy=LoadedPolicy.load(policy_dir), cfg=cfg, suite=get_suite(cfg.env), env=None, env_key=None)
 
 
 def _episode(item: tuple[int, int]) -> dict:
     from spatial_forcing.eval.rollout import play_episode
-    from spatial_forcing.sim.registry import get_suite
 
     task_id, init_state = item
-    cfg = _STATE["cfg"]
-    suite = get_suite(cfg.env)
+    cfg, suite = _STATE["cfg"], _STATE["suite"]
     if _STATE["env_key"] != task_id:
         if _STATE["env"] is not None:
             _STATE["env"].close()
