@@ -24,14 +24,11 @@ Result = tuple[int, int, bool, int]  # (task_id, init_state, success, steps)
 
 
 def parse_range(text: str) -> tuple[int, int]:
-    """'A-B' (inclusive) or 'A' -> (A, B)."""
-    try:
-        parts = [int(p) for p in text.split("-")]
-    except ValueError:
-        parts = []
-    if len(parts) not in (1, 2) or parts[0] < 0 or parts[-1] < parts[0]:
-        raise SFError(f"--init-states {text!r}: expected 'A-B' with 0 <= A <= B, or a single index")
-    return parts[0], parts[-1]
+    """'A-B' (inclusive) or 'A' -> (A, B): the same syntax and checks as `sf generate --init-states`."""
+    from spatial_forcing.data.generate import parse_range as parse_states
+
+    states = parse_states(text)
+    return states[0], states[-1]
 
 
 def run_episode(env, expert, init_state: int, max_steps: int, task_id: int = 0) -> tuple[bool, int]:
