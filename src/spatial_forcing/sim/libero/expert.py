@@ -93,23 +93,26 @@ class PickPlaceExpert(GraspChoice):
         x = rot[:, 0] if axis is None else np.asarray(axis, dtype=float)
         x = x - z * (x @ z)
         x = x / max(np.linalg.norm(x), 1e-9)
+
+        def turn(v: np.ndarray) -> np.ndarray:  # rotation taking the gripper to fingers along v, pointing -z
+            return geo.axis_angle(np.stack([v, np.cross(z, v), z], axis=1) @ rot.T)
+
         if axis is None:
-            return geo.axis_angle(np.stack([x, np.cross(z, x), z], axis=1) @ rot.T)
+            return turn(x)
         # the two finger directions are equivalent. Which one is decided once per grasp axis (switching
         # mid-turn makes the hand turn back): the smaller turn, unless it would take the wrist (the last
         # arm joint) near its range limit; the other joints also turn the hand as the arm moves, so the
         # margin is wide. Without this a rim side at the workspace edge stalls the arm at the joint limit.
         if self._finger is None or abs(self._finger[0] @ x) < np.cos(np.pi / 6):
-            errors = [geo.axis_angle(np.stack([v, np.cross(z, v), z], axis=1) @ rot.T) for v in (x, -x)]
+            errors = [turn(x), turn(-x)]
             q, (lo, hi) = self.data.qpos[self.wrist_qpos], self.model.jnt_range[self.wrist_joint]
             ends = [q + e @ self.data.xaxis[self.wrist_joint] for e in errors]  # wrist angle after the turn
-            margin = 0.8
+            margin = self.cfg.wrist_margin
             cost = [max(lo + margin - q_end, q_end - (hi - margin), 0.0) * 10 + np.linalg.norm(e)
                     for e, q_end in zip(errors, ends)]
             self._finger = (x, 1.0 if cost[0] <= cost[1] else -1.0)
         ref, sign = self._finger
-        x = sign * x if (x @ ref) > 0 else -sign * x
-        return geo.axis_angle(np.stack([x, np.cross(z, x), z], axis=1) @ rot.T)
+        return turn(sign * x if (x @ ref) > 0 else -sign * x)
 
     def _next(self, phase: str) -> None:
         self.phase, self.t = phase, 0
@@ -128,7 +131,8 @@ class PickPlaceExpert(GraspChoice):
             if self.phase == "approach":
                 target = point + c.hover * (np.array([0.0, 0.0, 1.0]) if up is None else up)
                 aligned = np.linalg.norm(self._rot_error(axis, up)) < c.approach_rot_tol
-                self.progress = getattr(self, "progress", []) if self.t > 1 else []
+                if self.t == 1:  # first step of this approach (also after a side retry)
+                    self.progress = []
                 self.progress.append(np.linalg.norm(target - eef))
                 w = c.stall_window
                 stalled = (len(self.progress) > 2 * w and self.progress[-w] - self.progress[-1] < c.stall_progress

@@ -36,9 +36,10 @@ class ExpertConfig:
     escape_lift: float = 0.004  # small lift during that pull (m): off the drawer floor, under the frame
     stall_window: int = 8  # approach steps compared to detect a stall (arm at its reach / joint limits)
     stall_progress: float = 0.003  # less progress than this over the window is a stall (m)
-    stall_distance: float = 0.05  # ... while still this far from the pre-grasp pose (slow final convergence is fine)
+    stall_distance: float = 0.05  # ... while still this far from the pre-grasp pose (slow convergence is fine)
     tried_penalty: float = 0.05  # side-choice score removed from rim sides already tried (near them)
     place_speed: float = 0.004  # release only once the object descends slower than this (m/step) ...
     place_align: float = 0.01  # ... and sits within this xy distance of the goal (m); else hold
     place_hold_steps: int = 8  # at most this many holding steps before releasing anyway
+    wrist_margin: float = 0.8  # keep the wrist joint's predicted end this far inside its range (rad)
     tilt_lead: float = 0.06  # bowls: aim the centre this far (m per unit of axis tilt) up-tilt of the goal

@@ -77,7 +77,6 @@ def unit(v: np.ndarray) -> np.ndarray:
     return v / n if n > 1e-9 else np.array([1.0, 0.0])
 
 
-
 def ray_distance(model: mujoco.MjModel, data: mujoco.MjData, start: np.ndarray, direction: np.ndarray,
                  ignore_bodies: set[int], max_dist: float) -> float:
     """Distance along a unit `direction` to the first collision geom (group 0) not on `ignore_bodies`

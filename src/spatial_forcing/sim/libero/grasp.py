@@ -101,7 +101,6 @@ class GraspChoice:
                             < rays + 0.005)
         return float(np.mean(hits))
 
-    # ---- control --------------------------------------------------------------------------------
     def _retry_side(self, remember: bool = True) -> None:
         """Choose the grasp side again; `remember`: avoid the current one (it stalled the arm)."""
         if remember and self.is_bowl and self.side is not None:
