@@ -152,3 +152,6 @@ def test_config_file_with_command_line_overrides(synthetic_dataset, tmp_path, ca
     assert "unknown field(s) ['stepz']" in capsys.readouterr().err
     assert main(["train", "--config", str(tmp_path / "missing.json"), "--dataset", "x"]) == 2
     assert "missing.json: file not found" in capsys.readouterr().err
+    path.write_text("[1, 2]")
+    assert main(["train", "--config", str(path), "--dataset", "x"]) == 2
+    assert "expected a JSON object of TrainConfig fields, got list" in capsys.readouterr().err

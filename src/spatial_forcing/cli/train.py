@@ -27,7 +27,10 @@ def run(args: argparse.Namespace) -> int:
     resume = values.pop("resume", False)
     config_file = values.pop("config_file", None)
     if config_file:
-        values = merge(read_json(config_file), values)
+        base = read_json(config_file)
+        if not isinstance(base, dict):
+            raise SFError(f"{config_file}: expected a JSON object of TrainConfig fields, got {type(base).__name__}")
+        values = merge(base, values)
     if not values.get("dataset"):
         raise SFError("--dataset is required (a LeRobotDataset v3 directory)")
     try:
