@@ -38,3 +38,17 @@ def test_tabletop_generation(tmp_path):
     ds = ChunkDataset(res.root, chunk=8)
     s = ds[len(ds) - 1]
     assert s["images"].shape == (2, 3, 64, 64) and s["action_is_pad"].sum() == 7
+
+
+def test_dart_pushes_move_the_states_but_keep_the_expert_labels(tmp_path):
+    clean = generate_dataset("tabletop", tmp_path / "clean", episodes_per_task=1, image_size=32, tasks=[0])
+    pushed = generate_dataset("tabletop", tmp_path / "pushed", episodes_per_task=1, image_size=32, tasks=[0],
+                              action_noise=0.5, noise_rate=0.2)
+    a, b = LeRobotDatasetReader(clean.root), LeRobotDatasetReader(pushed.root)
+    assert clean.seeds == pushed.seeds  # the same layout, only the execution differs
+    sa, sb = a.columns[fmt.STATE_KEY], b.columns[fmt.STATE_KEY]
+    n = min(len(sa), len(sb))
+    assert np.abs(sa[:n, :3] - sb[:n, :3]).max() > 0.01  # pushed off the clean path by more than 1 cm
+    # Labels are the expert's: per step no faster than its travel speed (0.75 units), never clipped pushes.
+    assert np.abs(b.columns[fmt.ACTION_KEY][:, :3]).max() <= 0.75 + 1e-5
+    assert pushed.successes[0] >= 1

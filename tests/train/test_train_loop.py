@@ -46,7 +46,7 @@ from spatial_forcing.train.config import TrainConfig
 from spatial_forcing.train.loop import train
 cfg = TrainConfig(dataset=sys.argv[1], out=sys.argv[2], vla_preset="tiny", teacher_weights="random",
                   align=AlignConfig(enabled=True, teacher="mini3d", layers=[2]), steps=12, batch_size=8,
-                  warmup_steps=2, threads=1, log_every=2, save_every=4, eval_curve_every=6)
+                  warmup_steps=2, threads=1, log_every=2, save_every=4, eval_every=6)
 train(cfg, on_eval=lambda step, policy: os.kill(os.getpid(), 9))
 """
 

@@ -20,6 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="random layouts tried per task at most (default 3 x episodes-per-task + 5)")
     parser.add_argument("--tasks", default=None, help="comma-separated task ids; default: all")
     parser.add_argument("--seed", type=int, default=0, help="base seed of the episodes")
+    parser.add_argument("--action-noise", type=float, default=0.0,
+                        help="DART: size (action units) of random pushes of the executed position actions; "
+                             "labels stay the expert's (default 0 = clean demos)")
+    parser.add_argument("--noise-rate", type=float, default=0.05,
+                        help="probability per moving step that a push starts (default 0.05)")
     parser.add_argument("--keep-work", action="store_true", help="keep the <out>.work part files")
     parser.set_defaults(func=run)
 
@@ -34,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
         raise SFError(f"--tasks {args.tasks!r}: expected comma-separated integers, e.g. 0,1,2") from None
     result = generate_dataset(args.env, args.out, args.episodes_per_task, image_size=args.image_size,
                               init_states=parse_range(args.init_states), workers=args.workers, seed=args.seed,
-                              tasks=tasks, keep_work=args.keep_work, max_attempts=args.max_attempts)
+                              tasks=tasks, keep_work=args.keep_work, max_attempts=args.max_attempts,
+                              action_noise=args.action_noise, noise_rate=args.noise_rate)
     tried, ok = sum(result.attempts.values()), sum(result.successes.values())
     print(f"wrote {result.episodes} episodes / {result.frames} frames to {result.root} "
           f"(expert success {ok}/{tried}, {result.seconds:.1f} s)")

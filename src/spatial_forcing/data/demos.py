@@ -34,6 +34,8 @@ class Item(NamedTuple):
     seed: int  # episode seed (env reset and numpy global RNG)
     work_dir: str  # where part files live
     image_size: int  # render resolution (render items only)
+    noise: float = 0.0  # DART push size (action units) on the executed position actions; 0 = clean demos
+    noise_rate: float = 0.05  # probability per moving step that a push starts
 
     def reset_options(self) -> dict:
         """The `options` passed to env.reset."""
@@ -106,14 +108,15 @@ def rollout_episode(item: Item) -> tuple[int, int, bool, int]:
     np.random.seed(item.seed % 2**32)
     obs, _ = env.reset(seed=item.seed, options=item.reset_options())
     expert = suite.expert(env)
+    noise = _NoisyExecution(item.noise, item.noise_rate, item.seed)
     sim_states, proprio, actions = [], [], []
     success = False
     for _ in range(int(suite.tasks[item.task_id].max_steps)):
         sim_states.append(env.get_sim_state())
         proprio.append(np.asarray(obs["observation.state"], dtype=np.float32))
         action = np.asarray(expert(obs), dtype=np.float32)
-        actions.append(action)
-        obs, _, terminated, truncated, info = env.step(action)
+        actions.append(action)  # the label is always the expert's own action
+        obs, _, terminated, truncated, info = env.step(noise(action))
         if info.get("success", False):
             success = True
             break
@@ -124,6 +127,32 @@ def rollout_episode(item: Item) -> tuple[int, int, bool, int]:
               state=np.stack(proprio), action=np.stack(actions),
               sim_states=np.frombuffer(pickle.dumps(sim_states), dtype=np.uint8))
     return item.task_id, item.slot, success, len(actions)
+
+
+class _NoisyExecution:
+    """DART-style demonstrations: while the expert moves, random pushes (a constant offset of norm `size`
+    action units added to the executed x, y, z action for 2-6 steps, starting with probability `rate` per
+    step) take the gripper off the expert's path; the recorded labels stay the expert's own actions, so
+    the data show the way back. Waits (grasping, releasing) are never pushed."""
+
+    def __init__(self, size: float, rate: float, seed: int) -> None:
+        self.size, self.rate = float(size), float(rate)
+        self.rng = np.random.default_rng([seed, 1])
+        self.push, self.left = np.zeros(3), 0
+
+    def __call__(self, action: np.ndarray) -> np.ndarray:
+        if self.size <= 0 or not np.any(action[:3]):
+            return action
+        if self.left == 0 and self.rng.random() < self.rate:
+            direction = self.rng.normal(size=3)
+            self.push = self.size * direction / np.linalg.norm(direction)
+            self.left = int(self.rng.integers(2, 7))
+        if self.left == 0:
+            return action
+        self.left -= 1
+        out = action.copy()
+        out[:3] = np.clip(out[:3] + self.push, -1.0, 1.0)
+        return out
 
 
 def render_episode(item: Item) -> tuple[int, int]:

@@ -94,7 +94,8 @@ def _check_work_dir(work: Path, meta: dict) -> None:
 def generate_dataset(suite_name: str, out_root: str | Path, episodes_per_task: int, image_size: int = 128,
                      init_states: Sequence[int] | range | str | None = None, workers: int = 1, seed: int = 0,
                      tasks: Iterable[int] | None = None, keep_work: bool = False,
-                     max_attempts: int | None = None) -> GenerateResult:
+                     max_attempts: int | None = None, action_noise: float = 0.0,
+                     noise_rate: float = 0.05) -> GenerateResult:
     """Generate `episodes_per_task` successful expert demonstrations per task into `out_root`.
 
     `suite_name` is a registry name or "module:factory"; `tasks` restricts task ids. Initial conditions:
@@ -102,6 +103,9 @@ def generate_dataset(suite_name: str, out_root: str | Path, episodes_per_task: i
       - `init_states=None`: layouts drawn by the suite from the episode seed (`env.reset(seed=...)` without
         an init_state; for the tabletop these are disjoint from its fixed evaluation states). At most
         `max_attempts` per task (default 3 x episodes_per_task + 5) are tried.
+    `action_noise` > 0 pushes the executed position actions off the expert's path (pushes of that size in
+    action units, starting with probability `noise_rate` per moving step) while recording the expert's clean
+    actions as labels (DART): demonstrations of recovery.
     """
     start_time = time.time()
     out_root = Path(out_root)
@@ -118,7 +122,12 @@ def generate_dataset(suite_name: str, out_root: str | Path, episodes_per_task: i
         raise SFError(f"--tasks {bad}: suite {suite.name!r} has tasks 0..{len(suite.tasks) - 1}")
     work = out_root.parent / f"{out_root.name}.work"
     work.mkdir(parents=True, exist_ok=True)
-    _check_work_dir(work, {"suite": suite_name, "seed": seed})
+    if action_noise < 0 or not 0 <= noise_rate <= 1:
+        raise SFError(f"--action-noise must be >= 0 and --noise-rate in [0, 1], got {action_noise}, {noise_rate}")
+    meta = {"suite": suite_name, "seed": seed}
+    if action_noise > 0:
+        meta.update(action_noise=action_noise, noise_rate=noise_rate)
+    _check_work_dir(work, meta)
 
     fixed = init_states is not None
     if fixed:
@@ -128,7 +137,8 @@ def generate_dataset(suite_name: str, out_root: str | Path, episodes_per_task: i
         candidates = {t: list(range(limit)) for t in task_ids}
 
     def item(t: int, i: int) -> Item:
-        return Item(suite_name, t, i, fixed, _episode_seed(seed, t, i), str(work), image_size)
+        return Item(suite_name, t, i, fixed, _episode_seed(seed, t, i), str(work), image_size, action_noise,
+                    noise_rate)
 
     outcome: dict[tuple[int, int], bool] = {}
     for t in task_ids:

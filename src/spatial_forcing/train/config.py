@@ -33,7 +33,11 @@ class TrainConfig:
     threads: int = 2  # torch CPU threads (1 per job when two jobs share the machine)
     log_every: int = 10  # steps between logged scalars
     save_every: int = 200  # steps between checkpoints (resume points)
-    eval_curve_every: int = 0  # steps between success-rate probes during training (0 = off)
+    eval_every: int = 0  # steps between closed-loop success evaluations during training (0 = off)
+    eval_env: str = ""  # suite of those evaluations ("" = the dataset's robot_type, e.g. tabletop)
+    eval_tasks: list[int] = field(default_factory=list)  # suite task ids ([] = tasks whose instruction is in the data)
+    eval_init_states: list[int] = field(default_factory=lambda: list(range(25, 35)))  # fixed initial states per task
+    eval_seed: int = 7  # seed of the evaluation episodes (re-set per episode)
 
     def __post_init__(self) -> None:
         if isinstance(self.align, dict):
@@ -46,6 +50,8 @@ class TrainConfig:
             raise SFError(f"--episode-fraction must be in (0, 1], got {self.episode_fraction}")
         if not 0.0 < self.crop_scale <= 1.0:
             raise SFError(f"--crop-scale must be in (0, 1], got {self.crop_scale}")
+        if self.eval_every < 0:
+            raise SFError(f"--eval-every must be >= 0, got {self.eval_every}")
         for name in ("steps", "batch_size", "threads", "log_every", "save_every"):
             if getattr(self, name) < 1:
                 raise SFError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")

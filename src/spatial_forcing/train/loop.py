@@ -22,6 +22,7 @@ from spatial_forcing.teachers.registry import build_teacher
 from spatial_forcing.train.checkpoint import (export_policy, latest_checkpoint, load_checkpoint,
                                               save_checkpoint, write_config)
 from spatial_forcing.train.config import TrainConfig
+from spatial_forcing.train.eval_curve import curve_evaluator
 from spatial_forcing.train.model import TrainModule
 from spatial_forcing.train.targets import TargetProvider
 from spatial_forcing.utils.errors import SFError
@@ -80,6 +81,8 @@ def train(cfg: TrainConfig, resume: bool = False,
             raise SFError(str(err)) from None
         sf = SpatialForcing(cfg.align, policy.config.llm_dim, teacher.dim, layers)
     model = TrainModule(policy, sf)
+    if cfg.eval_every and on_eval is None:
+        on_eval = curve_evaluator(cfg, data)
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
@@ -121,7 +124,7 @@ def train(cfg: TrainConfig, resume: bool = False,
                        "lr": scheduler.get_last_lr()[0], **metrics}
             _log_scalars(writer, metrics_path, done, scalars)
             bar.set_postfix(action=f"{scalars['action_loss']:.4f}", align=f"{scalars['align_loss']:.3f}")
-        if on_eval is not None and cfg.eval_curve_every and done % cfg.eval_curve_every == 0:
+        if on_eval is not None and cfg.eval_every and done % cfg.eval_every == 0:
             model.eval()
             _log_scalars(writer, metrics_path, done, on_eval(done, policy))
             model.train()
