@@ -236,7 +236,8 @@ def test_array_features_round_trip_across_data_files(tmp_path, monkeypatch):
     schema = pq.read_schema(root / "data/chunk-000/file-000.parquet")
     assert schema.field("observation.depth.a").type == pa.list_(pa.list_(pa.float32(), 5), 4)
     stats = json.loads((root / "meta/stats.json").read_text())
-    assert stats["observation.depth.a"]["max"] == [pytest.approx(max(f["observation.depth.a"].max() for f in frames))]
+    top = max(f["observation.depth.a"].max() for f in frames)
+    assert stats["observation.depth.a"]["max"] == [pytest.approx(top)]
     assert stats["observation.environment_state"]["min"] == [None, 0.0]  # NaN ignored; all-NaN -> null
     with pytest.raises(SFError, match="no multi-dimensional numeric feature 'observation.state'"):
         r.array(fmt.STATE_KEY)

@@ -58,7 +58,8 @@ def test_environment_state_slots_sorted_by_y_and_nan_when_absent(task_id, absent
         pos = env.prop_positions()
         blocks = sorted((b for b in ("block_0", "block_1") if b in pos), key=lambda b: pos[b][1])
         plates = sorted((p for p in ("plate_0", "plate_1") if p in pos), key=lambda p: pos[p][1])
-        for name, body in [*zip(("red_block_a", "red_block_b"), blocks), *zip(("plate_a", "plate_b"), plates)]:
+        pairs = [*zip(("red_block_a", "red_block_b"), blocks), *zip(("plate_a", "plate_b"), plates)]
+        for name, body in pairs:
             np.testing.assert_allclose(slot[name], pos[body], atol=1e-6)
         if "red_block_b" in present:
             assert slot["red_block_a"][1] < slot["red_block_b"][1]

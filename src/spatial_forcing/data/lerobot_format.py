@@ -9,8 +9,8 @@ Layout of a dataset root::
     data/chunk-000/file-000.parquet                  one row per frame, many episodes per file
     videos/<video_key>/chunk-000/file-000.mp4        dtype "video" features only
 
-Feature dtypes: numpy dtype strings (shape (1,) -> scalar column, (n,) -> fixed-size list column, (h, w, ...) ->
-nested fixed-size lists, one level per axis, as HF `datasets` stores Array2D/3D), "image" (a struct
+Feature dtypes: numpy dtype strings (shape (1,) -> scalar column, (n,) -> fixed-size list column,
+(h, w, ...) -> nested fixed-size lists, one level per axis, like HF `datasets` Array2D/3D), "image" (a struct
 {bytes: PNG, path: str} column in the data parquet) and "video" (frames in MP4 files, located per episode by
 `videos/<key>/{chunk_index,file_index,from_timestamp,to_timestamp}` in the episodes parquet).
 """

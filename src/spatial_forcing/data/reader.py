@@ -1,9 +1,9 @@
 """Read a LeRobotDataset v3 directory (ours or one written by LeRobot) into memory.
 
 Numeric columns become numpy arrays at load time; images are decoded on demand (`frame(i)`) or in bulk
-(`images(key)`), PNG bytes from the parquet or frames from MP4 files. Multi-dimensional numeric features (depth
-maps, segmentation, camera matrices) can be large, so they are read from the parquet files only on request
-(`array(key, lo, hi)`, `frame(i)`). Anything missing or inconsistent raises
+(`images(key)`), PNG bytes from the parquet or frames from MP4 files. Multi-dimensional numeric features
+(depth maps, segmentation, camera matrices) can be large, so they are read from the parquet files only on
+request (`array(key, lo, hi)`, `frame(i)`). Anything missing or inconsistent raises
 an SFError whose one-line message names the offending file.
 """
 
@@ -113,7 +113,7 @@ class LeRobotDatasetReader:
         self.array_keys = [k for k, f in self.features.items() if fmt.is_array(f)]
         numeric = {k: [] for k, f in self.features.items()
                    if f["dtype"] not in ("image", "video", "string") and k not in self.array_keys}
-        self._file_spans: list[tuple[Path, int, int]] = []  # data file -> global frames [start, stop) it holds
+        self._file_spans: list[tuple[Path, int, int]] = []  # (data file, first global frame, end) per file
         total = 0
         for chunk, file in files:
             path = self.root / template.format(chunk_index=chunk, file_index=file)
@@ -260,12 +260,15 @@ class LeRobotDatasetReader:
         return _column_to_numpy(column, ft["dtype"]).reshape(-1, *ft["shape"])
 
 
+_LIST_TYPES = (pa.types.is_list, pa.types.is_fixed_size_list, pa.types.is_large_list)
+
+
 def _column_to_numpy(column: pa.ChunkedArray, dtype: str) -> np.ndarray:
-    """A scalar or (fixed-size, possibly nested) list column -> ndarray [N] or [N, D] (D: all values of a row)."""
+    """A scalar or (fixed-size, possibly nested) list column -> ndarray [N] or [N, D], D = values per row."""
     arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     n = len(arr)
     nested = False
-    while pa.types.is_list(arr.type) or pa.types.is_fixed_size_list(arr.type) or pa.types.is_large_list(arr.type):
+    while any(is_list(arr.type) for is_list in _LIST_TYPES):
         arr, nested = arr.flatten(), True
     flat = arr.to_numpy(zero_copy_only=False)
     return (flat.reshape(n, -1) if nested else flat).astype(dtype, copy=False)

@@ -3,7 +3,7 @@
 Layout follows LeRobot: `{feature_key: {"min", "max", "mean", "std", "count", ...}}` with every value a
 (nested) list. Numeric vectors get per-dimension stats plus the 1st/99th percentiles `q01`/`q99`; images get
 per-channel stats of pixel values in [0, 1] with shape [3, 1, 1], as LeRobot stores them. Multi-dimensional
-numeric features (depth maps, segmentation, camera matrices) get scalar stats over all their values, shape [1].
+numeric features (depth maps, segmentation, camera matrices) get scalar stats over all values, shape [1].
 NaN entries (absent objects) are ignored; a column with no number at all gets null stats.
 """
 
@@ -38,7 +38,8 @@ def _nan_vector_stats(x: np.ndarray) -> dict[str, list]:
     """vector_stats ignoring NaN; all-NaN columns get None (JSON null, NaN again in `stats_to_numpy`)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices
-        out = {"min": np.nanmin(x, 0), "max": np.nanmax(x, 0), "mean": np.nanmean(x, 0), "std": np.nanstd(x, 0)}
+        out = {"min": np.nanmin(x, 0), "max": np.nanmax(x, 0), "mean": np.nanmean(x, 0),
+               "std": np.nanstd(x, 0)}
         for name, q in QUANTILES.items():
             out[name] = np.nanquantile(x, q, axis=0)
     stats = {k: [None if np.isnan(e) else float(e) for e in v] for k, v in out.items()}

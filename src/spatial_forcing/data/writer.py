@@ -170,7 +170,8 @@ class LeRobotWriter:
             return
         chunk, file = fmt.chunk_file(self._data_file)
         cols = {k: fmt.array_column(np.concatenate(v), self.all_features[k]) if k in self._array_stats
-                else pa.array(v, type=fmt.arrow_type(self.all_features[k])) for k, v in self._file_rows.items()}
+                else pa.array(v, type=fmt.arrow_type(self.all_features[k]))
+                for k, v in self._file_rows.items()}
         path = self.tmp / fmt.DATA_PATH.format(chunk_index=chunk, file_index=file)
         path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.table(cols), path)

@@ -93,8 +93,9 @@ class TabletopEnv(gym.Env):
         def unbounded(shape: tuple[int, ...]) -> gym.spaces.Box:
             return gym.spaces.Box(-np.inf, np.inf, shape, np.float32)
 
+        slots = len(semantics.ENV_STATE_NAMES)
         spaces: dict[str, gym.Space] = {"observation.state": unbounded((8,)),
-                                        ENV_STATE_KEY: NanBox(-np.inf, np.inf, (len(semantics.ENV_STATE_NAMES),))}
+                                        ENV_STATE_KEY: NanBox(-np.inf, np.inf, (slots,), np.float32)}
         if self.cameras:
             for cam in render.CAMERAS:
                 spaces[f"observation.images.{cam}"] = gym.spaces.Box(0, 255, (s, s, 3), np.uint8)

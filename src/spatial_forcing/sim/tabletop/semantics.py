@@ -1,5 +1,5 @@
-"""What the tabletop's objects ARE: semantic classes of its geoms (segmentation) and the canonical object slots
-of `observation.environment_state`.
+"""What the tabletop's objects are: semantic classes of its geoms (segmentation) and the canonical object
+slots of `observation.environment_state`.
 
 Identical-looking objects (the two red blocks, the two plates) share one class and are ordered into slots by
 world y (image-left first in agentview), never by their body name: nothing visible tells block_0 from block_1.
