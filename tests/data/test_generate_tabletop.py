@@ -57,7 +57,8 @@ def test_tabletop_generation_with_geometry(tmp_path):
     n = r.num_frames
     for cam in cams:
         depth, seg = r.array(f"observation.depth.{cam}"), r.array(f"observation.segmentation.{cam}")
-        assert depth.shape == (n, 32, 32) and depth.dtype == np.float32 and 0 < depth.min() < depth.max() < 4.1
+        assert depth.shape == (n, 32, 32) and depth.dtype == np.float32
+        assert 0 < depth.min() < depth.max() < 4.1
         assert seg.shape == (n, 32, 32) and seg.dtype == np.uint8 and seg.max() < semantics.NUM_CLASSES
         assert r.array(f"observation.intrinsics.{cam}").shape == (n, 3, 3)
         assert r.array(f"observation.extrinsics.{cam}").shape == (n, 4, 4)

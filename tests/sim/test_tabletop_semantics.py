@@ -31,7 +31,7 @@ def test_both_red_blocks_project_onto_the_one_red_block_class(depth_env):
     assert (obs["observation.segmentation.wrist"] == semantics.GRIPPER).any()  # the fingers
 
 
-def test_every_geom_of_every_family_has_a_class(suite):
+def test_every_geom_of_every_family_has_a_class():
     for task_id in (0, 4, 6):  # one task per layout family
         env = TabletopEnv(task_id, cameras=False, num_init_states=1)
         classes = semantics.geom_classes(env.model)
