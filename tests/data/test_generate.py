@@ -103,6 +103,11 @@ def test_cli_generate(tmp_path, capsys):
     assert main(["generate", "--env", SPEC, "--out", str(tmp_path / "x"), "--episodes-per-task", "1",
                  "--init-states", "a-b"]) == 2
     assert "--init-states" in capsys.readouterr().err
+    assert main(["generate", "--env", SPEC, "--out", str(tmp_path / "g"), "--episodes-per-task", "1",
+                 "--record-geometry"]) == 2
+    err = capsys.readouterr().err
+    assert "--record-geometry: suite 'fake'" in err and err.count("\n") == 1
+    assert not (tmp_path / "g.work").exists()
 
 
 def test_init_state_ranges_include_both_ends_like_expert_check():

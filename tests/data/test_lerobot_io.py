@@ -205,3 +205,39 @@ def test_broken_datasets_raise_one_line_errors(tiny, damage, name):
     with pytest.raises(SFError) as err:
         LeRobotDatasetReader(root)
     _one_line_naming(err.value, str(root / name))
+
+
+def test_array_features_round_trip_across_data_files(tmp_path, monkeypatch):
+    monkeypatch.setattr(fmt, "DATA_FILE_SIZE_MB", 0)  # every episode starts a new data file
+    rng = np.random.default_rng(1)
+    features = {fmt.STATE_KEY: fmt.vector_feature(2), fmt.ACTION_KEY: fmt.vector_feature(2),
+                "observation.depth.a": fmt.array_feature((4, 5)),
+                "observation.segmentation.a": fmt.array_feature((4, 5), "uint8"),
+                "observation.environment_state": fmt.vector_feature(2)}
+    frames = [{fmt.STATE_KEY: rng.normal(size=2), fmt.ACTION_KEY: rng.normal(size=2),
+               "observation.depth.a": rng.uniform(0.5, 4, (4, 5)).astype(np.float32),
+               "observation.segmentation.a": rng.integers(0, 9, (4, 5), dtype=np.uint8),
+               "observation.environment_state": np.array([np.nan, t], np.float32)} for t in range(9)]
+    with LeRobotWriter(tmp_path / "ds", 10, features) as w:
+        for lo, hi in [(0, 4), (4, 6), (6, 9)]:
+            for f in frames[lo:hi]:
+                w.add_frame(f)
+            w.save_episode("t")
+        root = w.finalize()
+    assert len(list((root / "data").rglob("*.parquet"))) == 3
+    r = LeRobotDatasetReader(root)
+    assert r.array_keys == ["observation.depth.a", "observation.segmentation.a"]
+    assert "observation.depth.a" not in r.columns  # read on demand only
+    depth = r.array("observation.depth.a", 3, 7)  # spans three files
+    assert depth.dtype == np.float32 and depth.shape == (4, 4, 5)
+    np.testing.assert_array_equal(depth, np.stack([f["observation.depth.a"] for f in frames[3:7]]))
+    seg = r[8]["observation.segmentation.a"]
+    assert seg.dtype == np.uint8 and np.array_equal(seg, frames[8]["observation.segmentation.a"])
+    schema = pq.read_schema(root / "data/chunk-000/file-000.parquet")
+    assert schema.field("observation.depth.a").type == pa.list_(pa.list_(pa.float32(), 5), 4)
+    stats = json.loads((root / "meta/stats.json").read_text())
+    top = max(f["observation.depth.a"].max() for f in frames)
+    assert stats["observation.depth.a"]["max"] == [pytest.approx(top)]
+    assert stats["observation.environment_state"]["min"] == [None, 0.0]  # NaN ignored; all-NaN -> null
+    with pytest.raises(SFError, match="no multi-dimensional numeric feature 'observation.state'"):
+        r.array(fmt.STATE_KEY)

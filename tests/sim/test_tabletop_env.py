@@ -17,14 +17,17 @@ CAMS = ("agentview", "wrist")
 def test_observation_keys_shapes_dtypes(depth_env):
     obs, info = depth_env.reset(options={"init_state": 3})
     assert info == {"success": False}
-    expected = {"observation.state"} | {f"observation.{kind}.{c}" for c in CAMS
-                                        for kind in ("images", "depth", "intrinsics", "extrinsics")}
+    expected = {"observation.state", "observation.environment_state"} | {
+        f"observation.{kind}.{c}" for c in CAMS for kind in ("images", "depth", "segmentation", "intrinsics",
+                                                             "extrinsics")}
     assert set(obs) == expected
     for c in CAMS:
         assert obs[f"observation.images.{c}"].shape == (64, 64, 3)
         assert obs[f"observation.images.{c}"].dtype == np.uint8
         assert obs[f"observation.depth.{c}"].shape == (64, 64)
         assert obs[f"observation.depth.{c}"].dtype == np.float32
+        assert obs[f"observation.segmentation.{c}"].shape == (64, 64)
+        assert obs[f"observation.segmentation.{c}"].dtype == np.uint8
         assert obs[f"observation.intrinsics.{c}"].shape == (3, 3)
         assert obs[f"observation.extrinsics.{c}"].shape == (4, 4)
     assert obs["observation.state"].shape == (8,) and obs["observation.state"].dtype == np.float32
@@ -36,7 +39,7 @@ def test_observation_keys_shapes_dtypes(depth_env):
 
 def test_blind_env_has_state_only(blind_env):
     obs, _ = blind_env.reset(options={"init_state": 0})
-    assert set(obs) == {"observation.state"}
+    assert set(obs) == {"observation.state", "observation.environment_state"}
     assert blind_env.observation_space.contains(obs)
     full = blind_env.render_observation()
     assert full["observation.images.agentview"].shape == (128, 128, 3)

@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--noise-rate", type=float, default=0.05,
                         help="probability per moving step that a push starts (default 0.05)")
     parser.add_argument("--keep-work", action="store_true", help="keep the <out>.work part files")
+    parser.add_argument("--record-geometry", action="store_true",
+                        help="also store per-camera depth, semantic segmentation and camera matrices "
+                             "(tabletop only; needed by --align.teacher oracle3d)")
     parser.set_defaults(func=run)
 
 
@@ -40,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     result = generate_dataset(args.env, args.out, args.episodes_per_task, image_size=args.image_size,
                               init_states=parse_range(args.init_states), workers=args.workers, seed=args.seed,
                               tasks=tasks, keep_work=args.keep_work, max_attempts=args.max_attempts,
-                              action_noise=args.action_noise, noise_rate=args.noise_rate)
+                              action_noise=args.action_noise, noise_rate=args.noise_rate,
+                              record_geometry=args.record_geometry)
     tried, ok = sum(result.attempts.values()), sum(result.successes.values())
     print(f"wrote {result.episodes} episodes / {result.frames} frames to {result.root} "
           f"(expert success {ok}/{tried}, {result.seconds:.1f} s)")

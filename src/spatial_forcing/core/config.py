@@ -14,7 +14,7 @@ class AlignConfig:
     alpha: float = 0.5  # weight of the alignment loss: loss = action_loss + alpha * align_loss
     layers: list[int] = field(default_factory=list)  # student layers k (output after decoder layer k); [] = ~3/4 depth
     mode: str = "single"  # "single" | "multi" (one projector per layer, mean loss) | "adaptive" (learned softmax mix)
-    teacher: str = "mini3d"  # teacher registry name (mini3d, mini2d, vggt, dinov2, siglip)
+    teacher: str = "mini3d"  # teacher registry name (mini3d, mini2d, vggt, dinov2, siglip, oracle3d)
     teacher_layer: int = -1  # teacher layer used as target (reference: -1, the last aggregator output)
     use_pe: bool = True  # add the fixed 2D sin-cos PE to the target (reference: --use_vggt_pe True)
     pe_scale: float = 0.1  # PE scale (reference: 0.1)

@@ -21,7 +21,7 @@ from spatial_forcing.utils.atomic import atomic_path
 log = logging.getLogger(__name__)
 
 _SUITES: dict[str, Any] = {}  # suite spec -> suite, per process
-_ENVS: dict[tuple, Any] = {}  # (spec, task_id, image_size, cameras) -> env, per process
+_ENVS: dict[tuple, Any] = {}  # (spec, task_id, image_size, cameras, render_depth) -> env, per process
 
 
 class Item(NamedTuple):
@@ -34,6 +34,7 @@ class Item(NamedTuple):
     seed: int  # episode seed (env reset and numpy global RNG)
     work_dir: str  # where part files live
     image_size: int  # render resolution (render items only)
+    geometry: bool = False  # render items: also keep depth, segmentation and camera matrices per camera
     noise: float = 0.0  # DART push size (action units) on the executed position actions; 0 = clean demos
     noise_rate: float = 0.05  # probability per moving step that a push starts
 
@@ -55,10 +56,11 @@ def load_suite(spec: str) -> Any:
     return _SUITES[spec]
 
 
-def _env(spec: str, task_id: int, image_size: int, cameras: bool) -> Any:
-    key = (spec, task_id, image_size, cameras)
+def _env(spec: str, task_id: int, image_size: int, cameras: bool, render_depth: bool = False) -> Any:
+    key = (spec, task_id, image_size, cameras, render_depth)
     if key not in _ENVS:
-        _ENVS[key] = load_suite(spec).make_env(task_id, image_size=image_size, cameras=cameras)
+        kwargs = {"render_depth": True} if render_depth else {}
+        _ENVS[key] = load_suite(spec).make_env(task_id, image_size=image_size, cameras=cameras, **kwargs)
     return _ENVS[key]
 
 
@@ -78,9 +80,10 @@ def rollout_path(work_dir: str | Path, task_id: int, slot: int, fixed: bool = Tr
     return Path(work_dir) / f"{_stem(task_id, slot, fixed)}.rollout.npz"
 
 
-def render_path(work_dir: str | Path, task_id: int, slot: int, image_size: int, fixed: bool = True) -> Path:
-    """Part file of the re-rendered camera images of a successful rollout."""
-    return Path(work_dir) / f"{_stem(task_id, slot, fixed)}.img{image_size}.npz"
+def render_path(work_dir: str | Path, task_id: int, slot: int, image_size: int, fixed: bool = True,
+                geometry: bool = False) -> Path:
+    """Part file of the re-rendered observations of a successful rollout (with geometry: a separate file)."""
+    return Path(work_dir) / f"{_stem(task_id, slot, fixed)}.{'geo' if geometry else 'img'}{image_size}.npz"
 
 
 def _save_npz(path: Path, compressed: bool = False, **arrays: np.ndarray) -> None:
@@ -156,9 +159,11 @@ class _NoisyExecution:
 
 
 def render_episode(item: Item) -> tuple[int, int]:
-    """Replay a saved rollout's simulator states in a camera env and save its images part."""
+    """Replay a saved rollout's simulator states in a camera env and save its observations part: every
+    observation key but the proprio state (images, the suite's extras such as environment_state, and with
+    `item.geometry` depth / segmentation / camera matrices)."""
     rollout = load_rollout(rollout_path(item.work_dir, item.task_id, item.slot, item.fixed))
-    env = _env(item.suite, item.task_id, item.image_size, cameras=True)
+    env = _env(item.suite, item.task_id, item.image_size, cameras=True, render_depth=item.geometry)
     env.reset(seed=item.seed, options=item.reset_options())
     views: dict[str, list[np.ndarray]] = {}
     worst = 0.0
@@ -168,12 +173,14 @@ def render_episode(item: Item) -> tuple[int, int]:
         for key, value in obs.items():
             if key.startswith("observation.images."):
                 views.setdefault(key, []).append(np.asarray(value, dtype=np.uint8))
+            elif key != "observation.state":
+                views.setdefault(key, []).append(np.asarray(value))
         if "observation.state" in obs:
             gap = np.abs(np.asarray(obs["observation.state"]) - rollout["state"][t]).max()
             worst = max(worst, float(gap))
     if worst > 1e-3:
         log.warning("task %d slot %d: replayed proprio differs from the rollout by up to %.2e",
                     item.task_id, item.slot, worst)
-    path = render_path(item.work_dir, item.task_id, item.slot, item.image_size, item.fixed)
+    path = render_path(item.work_dir, item.task_id, item.slot, item.image_size, item.fixed, item.geometry)
     _save_npz(path, compressed=True, **{key: np.stack(frames) for key, frames in views.items()})
     return item.task_id, item.slot

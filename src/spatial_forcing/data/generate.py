@@ -3,7 +3,8 @@
 Three resumable phases, all keeping their results as part files in `<out>.work/` beside the output:
   1. roll out the expert with cameras off, recording simulator states, proprio and actions
      (more initial conditions are tried, round by round, until each task has `episodes_per_task` successes);
-  2. re-render only the successful rollouts by replaying their states (failures cost no rendering);
+  2. re-render only the successful rollouts by replaying their states (failures cost no rendering), with
+     `record_geometry` also per-camera depth, semantic segmentation and camera matrices;
   3. assemble the dataset with `LeRobotWriter` (atomic) and compute meta/stats.json, then drop the work dir.
 """
 
@@ -94,8 +95,8 @@ def _check_work_dir(work: Path, meta: dict) -> None:
 def generate_dataset(suite_name: str, out_root: str | Path, episodes_per_task: int, image_size: int = 128,
                      init_states: Sequence[int] | range | str | None = None, workers: int = 1, seed: int = 0,
                      tasks: Iterable[int] | None = None, keep_work: bool = False,
-                     max_attempts: int | None = None, action_noise: float = 0.0,
-                     noise_rate: float = 0.05) -> GenerateResult:
+                     max_attempts: int | None = None, record_geometry: bool = False,
+                     action_noise: float = 0.0, noise_rate: float = 0.05) -> GenerateResult:
     """Generate `episodes_per_task` successful expert demonstrations per task into `out_root`.
 
     `suite_name` is a registry name or "module:factory"; `tasks` restricts task ids. Initial conditions:
@@ -103,6 +104,10 @@ def generate_dataset(suite_name: str, out_root: str | Path, episodes_per_task: i
       - `init_states=None`: layouts drawn by the suite from the episode seed (`env.reset(seed=...)` without
         an init_state; for the tabletop these are disjoint from its fixed evaluation states). At most
         `max_attempts` per task (default 3 x episodes_per_task + 5) are tried.
+    `record_geometry`: store per camera `observation.depth.<cam>` float32 [H, W] (metric z-depth),
+    `observation.segmentation.<cam>` uint8 [H, W] (semantic class), `observation.intrinsics.<cam>` [3, 3] and
+    `observation.extrinsics.<cam>` [4, 4] (world-to-camera, OpenCV), for geometry teachers such as oracle3d.
+    Suites without segmentation rendering (`supports_geometry` unset, e.g. LIBERO) refuse it.
     `action_noise` > 0 pushes the executed position actions off the expert's path (pushes of that size in
     action units, starting with probability `noise_rate` per moving step) while recording the expert's clean
     actions as labels (DART): demonstrations of recovery.
@@ -116,6 +121,9 @@ def generate_dataset(suite_name: str, out_root: str | Path, episodes_per_task: i
     if isinstance(init_states, str):
         init_states = parse_range(init_states)
     suite = load_suite(suite_name)
+    if record_geometry and not getattr(suite, "supports_geometry", False):
+        raise SFError(f"--record-geometry: suite {suite.name!r} does not render segmentation and camera "
+                      f"geometry; only the tabletop suites support it")
     task_ids = list(range(len(suite.tasks))) if tasks is None else [int(t) for t in tasks]
     bad = [t for t in task_ids if not 0 <= t < len(suite.tasks)]
     if bad:
@@ -137,8 +145,8 @@ def generate_dataset(suite_name: str, out_root: str | Path, episodes_per_task: i
         candidates = {t: list(range(limit)) for t in task_ids}
 
     def item(t: int, i: int) -> Item:
-        return Item(suite_name, t, i, fixed, _episode_seed(seed, t, i), str(work), image_size, action_noise,
-                    noise_rate)
+        return Item(suite_name, t, i, fixed, _episode_seed(seed, t, i), str(work), image_size,
+                    record_geometry, action_noise, noise_rate)
 
     outcome: dict[tuple[int, int], bool] = {}
     for t in task_ids:
@@ -167,7 +175,7 @@ def generate_dataset(suite_name: str, out_root: str | Path, episodes_per_task: i
     if not any(chosen.values()):
         raise SFError(f"the expert of {suite_name!r} succeeded in no episode; nothing to write")
     todo = [item(t, i) for t in task_ids for i in chosen[t]
-            if not render_path(work, t, i, image_size, fixed).is_file()]
+            if not render_path(work, t, i, image_size, fixed, record_geometry).is_file()]
     _run(render_episode, todo, workers, "rendering")
 
     frames = _assemble(suite, out_root, [item(t, i) for t in task_ids for i in chosen[t]])
@@ -184,23 +192,30 @@ def _assemble(suite, out_root: Path, items: list[Item]) -> int:
     """Phase 3: write the chosen episodes (task order, then slot order) into the dataset."""
     def parts(it: Item) -> tuple[dict, dict[str, np.ndarray]]:
         roll = load_rollout(rollout_path(it.work_dir, it.task_id, it.slot, it.fixed))
-        with np.load(render_path(it.work_dir, it.task_id, it.slot, it.image_size, it.fixed)) as z:
+        path = render_path(it.work_dir, it.task_id, it.slot, it.image_size, it.fixed, it.geometry)
+        with np.load(path) as z:
             return roll, {k: z[k] for k in z.files}
 
-    probe, probe_imgs = parts(items[0])
-    cams = sorted(probe_imgs, key=_cam_order)
+    probe, probe_obs = parts(items[0])
+    cams = sorted((k for k in probe_obs if k.startswith("observation.images.")), key=_cam_order)
+    extras = sorted(k for k in probe_obs if k not in cams)  # environment_state, geometry per camera
     s_dim, a_dim = probe["state"].shape[1], probe["action"].shape[1]
-    features = {k: fmt.image_feature(*probe_imgs[k].shape[1:3]) for k in cams}
+    features = {k: fmt.image_feature(*probe_obs[k].shape[1:3]) for k in cams}
     features[fmt.STATE_KEY] = fmt.vector_feature(s_dim, STATE_NAMES if s_dim == 8 else None)
     features[fmt.ACTION_KEY] = fmt.vector_feature(a_dim, ACTION_NAMES if a_dim == 7 else None)
+    names = getattr(suite, "feature_names", {})
+    for k in extras:
+        rows = probe_obs[k]
+        features[k] = (fmt.vector_feature(rows.shape[1], names.get(k), str(rows.dtype)) if rows.ndim == 2
+                       else fmt.array_feature(rows.shape[1:], str(rows.dtype), names.get(k)))
     fps = int(getattr(suite, "fps", 20))
     total = 0
     robot_type = getattr(suite, "robot_type", suite.name)
     with LeRobotWriter(out_root, fps, features, robot_type=robot_type) as writer:
         for it in tqdm(items, desc="writing dataset", unit="ep"):
-            roll, images = parts(it)
+            roll, observed = parts(it)
             for step in range(int(roll["steps"])):
-                frame = {k: images[k][step] for k in cams}
+                frame = {k: observed[k][step] for k in [*cams, *extras]}
                 frame[fmt.STATE_KEY] = roll["state"][step]
                 frame[fmt.ACTION_KEY] = roll["action"][step]
                 writer.add_frame(frame)

@@ -9,7 +9,8 @@ Layout of a dataset root::
     data/chunk-000/file-000.parquet                  one row per frame, many episodes per file
     videos/<video_key>/chunk-000/file-000.mp4        dtype "video" features only
 
-Feature dtypes: numpy dtype strings (shape (1,) -> scalar column, (n,) -> list column), "image" (a struct
+Feature dtypes: numpy dtype strings (shape (1,) -> scalar column, (n,) -> fixed-size list column,
+(h, w, ...) -> nested fixed-size lists, one level per axis, like HF `datasets` Array2D/3D), "image" (a struct
 {bytes: PNG, path: str} column in the data parquet) and "video" (frames in MP4 files, located per episode by
 `videos/<key>/{chunk_index,file_index,from_timestamp,to_timestamp}` in the episodes parquet).
 """
@@ -77,6 +78,17 @@ def vector_feature(dim: int, names: list[str] | None = None, dtype: str = "float
     return {"dtype": dtype, "shape": [dim], "names": names}
 
 
+def array_feature(shape: tuple[int, ...] | list[int], dtype: str = "float32",
+                  names: list[str] | None = None) -> dict[str, Any]:
+    """Feature entry of a multi-dimensional numeric array (a depth map [H, W], a camera matrix [4, 4])."""
+    return {"dtype": dtype, "shape": [int(s) for s in shape], "names": names}
+
+
+def is_array(feature: dict[str, Any]) -> bool:
+    """True for numeric features of two or more dimensions (stored as nested lists, read on demand)."""
+    return not is_visual(feature) and feature["dtype"] != "string" and len(feature["shape"]) >= 2
+
+
 def chunk_file(file_number: int) -> tuple[int, int]:
     """The (chunk_index, file_index) of the n-th file written for one kind of content."""
     return file_number // CHUNKS_SIZE, file_number % CHUNKS_SIZE
@@ -92,9 +104,19 @@ def arrow_type(feature: dict[str, Any]) -> pa.DataType:
     shape = list(feature["shape"])
     if shape == [1]:
         return base
-    if len(shape) == 1:
-        return pa.list_(base, shape[0])
-    raise ValueError(f"only scalar and 1-d numeric features are supported, got shape {shape}")
+    for size in reversed(shape):
+        base = pa.list_(base, int(size))
+    return base
+
+
+def array_column(values: np.ndarray, feature: dict[str, Any]) -> pa.Array:
+    """Arrow column of a multi-dimensional numeric feature from its rows [n, *shape] (or [n, prod(shape)]),
+    built from the flat values: no per-element Python objects."""
+    arr = np.ascontiguousarray(values, dtype=feature["dtype"]).reshape(-1)
+    column: pa.Array = pa.array(arr, type=pa.from_numpy_dtype(np.dtype(feature["dtype"])))
+    for size in reversed(feature["shape"]):
+        column = pa.FixedSizeListArray.from_arrays(column, int(size))
+    return column
 
 
 def encode_png(image: np.ndarray) -> bytes:

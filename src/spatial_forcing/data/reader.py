@@ -1,7 +1,9 @@
 """Read a LeRobotDataset v3 directory (ours or one written by LeRobot) into memory.
 
 Numeric columns become numpy arrays at load time; images are decoded on demand (`frame(i)`) or in bulk
-(`images(key)`), PNG bytes from the parquet or frames from MP4 files. Anything missing or inconsistent raises
+(`images(key)`), PNG bytes from the parquet or frames from MP4 files. Multi-dimensional numeric features
+(depth maps, segmentation, camera matrices) can be large, so they are read from the parquet files only on
+request (`array(key, lo, hi)`, `frame(i)`). Anything missing or inconsistent raises
 an SFError whose one-line message names the offending file.
 """
 
@@ -30,6 +32,15 @@ def _read_parquet(path: Path, columns: list[str] | None = None) -> pa.Table:
         raise SFError(f"cannot read parquet {path}: {str(err).splitlines()[0]}") from None
 
 
+def _parquet_columns(path: Path) -> list[str]:
+    if not path.is_file():
+        raise SFError(f"missing file {path}")
+    try:
+        return pq.read_schema(path).names
+    except (pa.ArrowException, OSError) as err:
+        raise SFError(f"cannot read parquet {path}: {str(err).splitlines()[0]}") from None
+
+
 def _read_json(path: Path) -> Any:
     if not path.is_file():
         raise SFError(f"missing file {path}: not a LeRobot v3 dataset root")
@@ -44,7 +55,8 @@ class LeRobotDatasetReader:
 
     Attributes: `info` (meta/info.json), `features`, `fps`, `tasks` (list of task strings by task_index),
     `episodes` (list of dicts, one per episode, sorted by episode_index, stats columns dropped), `stats`
-    (meta/stats.json or None), `num_frames`, `num_episodes`, `columns` (numeric feature -> ndarray [N, ...]).
+    (meta/stats.json or None), `num_frames`, `num_episodes`, `columns` (scalar and 1-d numeric feature ->
+    ndarray [N] / [N, D]), `array_keys` (multi-dimensional numeric features, see `array`).
     """
 
     def __init__(self, root: str | Path) -> None:
@@ -98,14 +110,19 @@ class LeRobotDatasetReader:
                         for e in self.episodes})
         template = self.info.get("data_path", fmt.DATA_PATH)
         self._image_cols: dict[str, list] = {k: [] for k, f in self.features.items() if f["dtype"] == "image"}
-        numeric = {k: [] for k, f in self.features.items() if f["dtype"] not in ("image", "video", "string")}
+        self.array_keys = [k for k, f in self.features.items() if fmt.is_array(f)]
+        numeric = {k: [] for k, f in self.features.items()
+                   if f["dtype"] not in ("image", "video", "string") and k not in self.array_keys}
+        self._file_spans: list[tuple[Path, int, int]] = []  # (data file, first global frame, end) per file
         total = 0
         for chunk, file in files:
             path = self.root / template.format(chunk_index=chunk, file_index=file)
-            table = _read_parquet(path)
-            missing = [k for k in list(numeric) + list(self._image_cols) if k not in table.column_names]
+            names = _parquet_columns(path)
+            missing = [k for k in [*numeric, *self._image_cols, *self.array_keys] if k not in names]
             if missing:
                 raise SFError(f"{path}: missing columns {missing} listed in meta/info.json")
+            table = _read_parquet(path, [c for c in names if c not in self.array_keys])
+            self._file_spans.append((path, total, total + table.num_rows))
             total += table.num_rows
             for key in numeric:
                 numeric[key].append(_column_to_numpy(table.column(key), self.features[key]["dtype"]))
@@ -162,6 +179,8 @@ class LeRobotDatasetReader:
             out[key] = v.item() if np.ndim(v) == 0 else v
         for key in self.camera_keys:
             out[key] = self._image(key, index)
+        for key in self.array_keys:
+            out[key] = self.array(key, index, index + 1)[0]
         if "task_index" in out:
             out["task"] = self.tasks[int(out["task_index"])]
         return out
@@ -220,12 +239,36 @@ class LeRobotDatasetReader:
         return np.concatenate(parts) if parts else np.zeros((0, *self.features[key]["shape"]), np.uint8)
 
 
+    def array(self, key: str, lo: int = 0, hi: int | None = None) -> np.ndarray:
+        """A multi-dimensional numeric feature of global frames [lo, hi) (default: all) -> [n, *shape], read
+        from the data files that hold them (the last two files' columns stay cached)."""
+        if key not in self.array_keys:
+            raise SFError(f"{self.root / fmt.INFO_PATH}: no multi-dimensional numeric feature {key!r}; "
+                          f"has {self.array_keys}")
+        hi = self.num_frames if hi is None else hi
+        if not 0 <= lo <= hi <= self.num_frames:
+            raise IndexError(f"frames [{lo}, {hi}) out of range [0, {self.num_frames})")
+        ft = self.features[key]
+        parts = [self._file_array(str(path), key)[max(lo, a) - a:min(hi, b) - a]
+                 for path, a, b in self._file_spans if a < hi and b > lo]
+        return np.concatenate(parts) if parts else np.zeros((0, *ft["shape"]), ft["dtype"])
+
+    @lru_cache(maxsize=2)
+    def _file_array(self, path: str, key: str) -> np.ndarray:
+        ft = self.features[key]
+        column = _read_parquet(Path(path), [key]).column(key)
+        return _column_to_numpy(column, ft["dtype"]).reshape(-1, *ft["shape"])
+
+
+_LIST_TYPES = (pa.types.is_list, pa.types.is_fixed_size_list, pa.types.is_large_list)
+
+
 def _column_to_numpy(column: pa.ChunkedArray, dtype: str) -> np.ndarray:
-    """A scalar or (fixed-size) list column -> ndarray [N] or [N, D]."""
+    """A scalar or (fixed-size, possibly nested) list column -> ndarray [N] or [N, D], D = values per row."""
     arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    t = arr.type
-    if pa.types.is_list(t) or pa.types.is_fixed_size_list(t) or pa.types.is_large_list(t):
-        n = len(arr)
-        flat = arr.flatten().to_numpy(zero_copy_only=False)
-        return flat.reshape(n, -1).astype(dtype, copy=False)
-    return arr.to_numpy(zero_copy_only=False).astype(dtype, copy=False)
+    n = len(arr)
+    nested = False
+    while any(is_list(arr.type) for is_list in _LIST_TYPES):
+        arr, nested = arr.flatten(), True
+    flat = arr.to_numpy(zero_copy_only=False)
+    return (flat.reshape(n, -1) if nested else flat).astype(dtype, copy=False)

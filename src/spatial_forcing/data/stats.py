@@ -2,11 +2,14 @@
 
 Layout follows LeRobot: `{feature_key: {"min", "max", "mean", "std", "count", ...}}` with every value a
 (nested) list. Numeric vectors get per-dimension stats plus the 1st/99th percentiles `q01`/`q99`; images get
-per-channel stats of pixel values in [0, 1] with shape [3, 1, 1], as LeRobot stores them.
+per-channel stats of pixel values in [0, 1] with shape [3, 1, 1], as LeRobot stores them. Multi-dimensional
+numeric features (depth maps, segmentation, camera matrices) get scalar stats over all values, shape [1].
+NaN entries (absent objects) are ignored; a column with no number at all gets null stats.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -21,12 +24,54 @@ def vector_stats(values: np.ndarray) -> dict[str, list]:
         x = x[:, None]
     if len(x) == 0:
         raise ValueError("cannot compute statistics of an empty array")
+    if np.isnan(x).any():
+        return _nan_vector_stats(x)
     out = {"min": x.min(0), "max": x.max(0), "mean": x.mean(0), "std": x.std(0)}
     for name, q in QUANTILES.items():
         out[name] = np.quantile(x, q, axis=0)
     stats = {k: v.tolist() for k, v in out.items()}
     stats["count"] = [int(len(x))]
     return stats
+
+
+def _nan_vector_stats(x: np.ndarray) -> dict[str, list]:
+    """vector_stats ignoring NaN; all-NaN columns get None (JSON null, NaN again in `stats_to_numpy`)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices
+        out = {"min": np.nanmin(x, 0), "max": np.nanmax(x, 0), "mean": np.nanmean(x, 0),
+               "std": np.nanstd(x, 0)}
+        for name, q in QUANTILES.items():
+            out[name] = np.nanquantile(x, q, axis=0)
+    stats = {k: [None if np.isnan(e) else float(e) for e in v] for k, v in out.items()}
+    stats["count"] = [int(len(x))]
+    return stats
+
+
+class ArrayStatsAccumulator:
+    """min/max/mean/std over every value of a multi-dimensional numeric feature, shape [1] each (running sums:
+    per-pixel stats of depth maps would be large and useless)."""
+
+    def __init__(self) -> None:
+        self.count = 0  # frames seen
+        self._n, self._sum, self._sq = 0, 0.0, 0.0  # values seen, their sum and sum of squares
+        self._min, self._max = np.inf, -np.inf
+
+    def add(self, rows: np.ndarray) -> None:
+        """Add frames [n, ...]."""
+        x = np.asarray(rows, dtype=np.float64)
+        if x.size == 0:
+            return
+        self.count += len(x)
+        self._n += x.size
+        self._sum += float(x.sum())
+        self._sq += float(np.square(x).sum())
+        self._min, self._max = min(self._min, float(x.min())), max(self._max, float(x.max()))
+
+    def result(self) -> dict[str, list]:
+        """The stats dict for this feature."""
+        mean = self._sum / max(self._n, 1)
+        std = float(np.sqrt(max(self._sq / max(self._n, 1) - mean**2, 0.0)))
+        return {"min": [self._min], "max": [self._max], "mean": [mean], "std": [std], "count": [self.count]}
 
 
 class ImageStatsAccumulator:

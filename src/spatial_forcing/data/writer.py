@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from spatial_forcing.data import lerobot_format as fmt
-from spatial_forcing.data.stats import ImageStatsAccumulator, vector_stats
+from spatial_forcing.data.stats import ArrayStatsAccumulator, ImageStatsAccumulator, vector_stats
 from spatial_forcing.data.video import VideoEncoder
 from spatial_forcing.utils.atomic import write_json
 from spatial_forcing.utils.errors import SFError
@@ -29,6 +29,8 @@ class LeRobotWriter:
     `features` lists the user features (e.g. images, observation.state, action); the index columns
     (timestamp, frame_index, episode_index, index, task_index) are added automatically. Image features
     of dtype "image" are stored as PNG inside the data parquet, dtype "video" as MP4 (libx264, lossy).
+    Numeric features of two or more dimensions (depth maps, camera matrices) are nested fixed-size list
+    columns, with scalar stats over all their values.
     Use as a context manager to discard the temporary directory on error.
     """
 
@@ -61,7 +63,8 @@ class LeRobotWriter:
         self._video_file = 0
         self._video_enc: dict[str, VideoEncoder] = {}
         self._numeric: dict[str, list[np.ndarray]] = {k: [] for k, f in self.all_features.items()
-                                                      if _is_numeric(f["dtype"])}
+                                                      if _is_numeric(f["dtype"]) and not fmt.is_array(f)}
+        self._array_stats = {k: ArrayStatsAccumulator() for k, f in self.features.items() if fmt.is_array(f)}
         self._image_stats = {k: ImageStatsAccumulator() for k, f in self.features.items() if fmt.is_visual(f)}
         self._done = False
 
@@ -113,7 +116,12 @@ class LeRobotWriter:
                "meta/episodes/chunk_index": 0, "meta/episodes/file_index": 0}
         for key, ft in self.all_features.items():
             values = index_cols[key] if key in index_cols else [f[key] for f in frames]
-            if _is_numeric(ft["dtype"]):
+            if key in self._array_stats:  # multi-dimensional: whole blocks, scalar stats
+                arr = np.asarray(values, dtype=ft["dtype"]).reshape(length, -1)
+                self._array_stats[key].add(arr)
+                self._file_rows[key].append(arr)
+                self._file_bytes += arr.nbytes
+            elif _is_numeric(ft["dtype"]):
                 arr = np.asarray(values, dtype=ft["dtype"]).reshape(length, -1)
                 self._numeric[key].append(arr)
                 self._file_rows[key].extend(arr[:, 0] if ft["shape"] == [1] else list(arr))
@@ -161,7 +169,9 @@ class LeRobotWriter:
         if not self._file_rows["index"]:
             return
         chunk, file = fmt.chunk_file(self._data_file)
-        cols = {k: pa.array(v, type=fmt.arrow_type(self.all_features[k])) for k, v in self._file_rows.items()}
+        cols = {k: fmt.array_column(np.concatenate(v), self.all_features[k]) if k in self._array_stats
+                else pa.array(v, type=fmt.arrow_type(self.all_features[k]))
+                for k, v in self._file_rows.items()}
         path = self.tmp / fmt.DATA_PATH.format(chunk_index=chunk, file_index=file)
         path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.table(cols), path)
@@ -173,6 +183,7 @@ class LeRobotWriter:
         """Stats of every numeric and visual feature over all saved frames."""
         stats = {k: vector_stats(np.concatenate(v)) for k, v in self._numeric.items() if v}
         stats.update({k: acc.result() for k, acc in self._image_stats.items() if acc.count})
+        stats.update({k: acc.result() for k, acc in self._array_stats.items() if acc.count})
         return stats
 
     def finalize(self) -> Path:

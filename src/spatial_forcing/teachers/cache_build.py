@@ -94,8 +94,12 @@ def build_cache(dataset: str | Path | LeRobotDatasetReader, teacher: Teacher, la
     t0 = time.perf_counter()
     for k in tqdm(todo, desc=f"cache {path.name}", disable=not progress):
         lo, hi = k * step, min(n, (k + 1) * step)
-        images = read_frames(reader, key["views"], lo, hi, tuple(key["input_hw"]))
-        feats = teacher_features(teacher, images, key["layer"], batch_size).numpy()
+        if hasattr(teacher, "features_from_dataset"):  # oracle3d: simulator geometry stored in the dataset
+            feats = teacher.features_from_dataset(reader, key["views"], lo, hi, tuple(key["input_hw"]))
+            feats = feats.to(torch.float16).numpy()
+        else:
+            images = read_frames(reader, key["views"], lo, hi, tuple(key["input_hw"]))
+            feats = teacher_features(teacher, images, key["layer"], batch_size).numpy()
         with atomic_path(path / chunk_name(k)) as tmp, open(tmp, "wb") as fh:
             np.save(fh, feats)
         done = set((read_manifest(path) or manifest)["complete_chunks"]) | {k}  # union: tolerate a parallel build

@@ -90,12 +90,16 @@ def cache_key(reader: LeRobotDatasetReader, teacher: Teacher, layer: int, views:
     if not -teacher.num_layers <= layer < teacher.num_layers:
         raise SFError(f"layer {layer} out of range for teacher {teacher.name!r} with {teacher.num_layers} layers")
     hw = input_hw(reader, views, image_size)
+    options = {k: getattr(teacher, k) for k in ("image_size", "mode") if hasattr(teacher, k)}
+    if hasattr(teacher, "features_from_dataset"):  # a geometry teacher (oracle3d): reads dataset features
+        teacher.check_dataset(reader, views)
+        options.update(teacher.cache_options)
     return {
         "format_version": FORMAT_VERSION,
         "dataset": {**dataset_fingerprint(reader.root), "num_frames": int(reader.num_frames)},
         "teacher": teacher.name,
         "weights_sha256": weights_hash or weights_sha256(teacher),
-        "teacher_options": {k: getattr(teacher, k) for k in ("image_size", "mode") if hasattr(teacher, k)},
+        "teacher_options": options,
         "layer": int(layer) % teacher.num_layers,
         "views": list(views),
         "input_hw": list(hw),

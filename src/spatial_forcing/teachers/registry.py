@@ -15,6 +15,7 @@ TEACHERS: dict[str, str] = {
     "vggt": "spatial_forcing.teachers.vggt.teacher:build",
     "dinov2": "spatial_forcing.teachers.hf2d:build_dinov2",
     "siglip": "spatial_forcing.teachers.hf2d:build_siglip",
+    "oracle3d": "spatial_forcing.teachers.oracle3d:build",  # ground truth from --record-geometry datasets
 }
 
 

@@ -15,6 +15,7 @@ from spatial_forcing.teachers.base import Teacher
 from spatial_forcing.teachers.cache import FeatureCache
 from spatial_forcing.teachers.cache_build import build_cache, teacher_features
 from spatial_forcing.teachers.cache_key import cache_key
+from spatial_forcing.utils.errors import SFError
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,10 @@ class TargetProvider:
         try:
             path = build_cache(data.reader, teacher, layer, data.cameras, data.image_size, key=key)
         except OSError as err:
+            if hasattr(teacher, "features_from_dataset"):  # oracle3d: no images to fall back on
+                where = data.reader.root
+                raise SFError(f"cannot write the {teacher.name} feature cache beside {where} ({err}); it has "
+                              f"no in-memory fallback: copy the dataset somewhere writable") from None
             log.warning("cannot write a teacher-feature cache beside %s (%s); computing features in memory",
                         data.reader.root, err)
             return cls(teacher, layer, mode, images_u8=data.images)

@@ -20,7 +20,7 @@ import numpy as np
 os.environ.setdefault("MUJOCO_GL", "egl")
 import mujoco  # noqa: E402
 
-from spatial_forcing.sim.tabletop import layouts, render, scene  # noqa: E402
+from spatial_forcing.sim.tabletop import layouts, render, scene, semantics  # noqa: E402
 from spatial_forcing.sim.tabletop.success import SuccessCheck  # noqa: E402
 from spatial_forcing.sim.tabletop.tasks import TASKS  # noqa: E402
 from spatial_forcing.utils.errors import SFError  # noqa: E402
@@ -37,6 +37,15 @@ EVAL_SEED = 20260  # root seed of the fixed initial states
 TRAIN_SEED = 777  # root seed of the demonstration initial states (disjoint from evaluation)
 NUM_INIT_STATES = 50  # fixed initial states per task (LIBERO style)
 STATE_SPEC = mujoco.mjtState.mjSTATE_INTEGRATION  # full simulator state for save/restore
+ENV_STATE_KEY = "observation.environment_state"  # object positions, canonical slots (semantics.SLOTS)
+
+
+class NanBox(gym.spaces.Box):
+    """A float Box whose entries may also be NaN (environment_state marks absent objects with NaN)."""
+
+    def contains(self, x) -> bool:
+        x = np.asarray(x)
+        return super().contains(np.where(np.isnan(x), self.low, x).astype(x.dtype))
 
 
 class TabletopEnv(gym.Env):
@@ -84,12 +93,16 @@ class TabletopEnv(gym.Env):
         def unbounded(shape: tuple[int, ...]) -> gym.spaces.Box:
             return gym.spaces.Box(-np.inf, np.inf, shape, np.float32)
 
-        spaces: dict[str, gym.Space] = {"observation.state": unbounded((8,))}
+        slots = len(semantics.ENV_STATE_NAMES)
+        spaces: dict[str, gym.Space] = {"observation.state": unbounded((8,)),
+                                        ENV_STATE_KEY: NanBox(-np.inf, np.inf, (slots,), np.float32)}
         if self.cameras:
             for cam in render.CAMERAS:
                 spaces[f"observation.images.{cam}"] = gym.spaces.Box(0, 255, (s, s, 3), np.uint8)
                 if self.render_depth:
                     spaces[f"observation.depth.{cam}"] = gym.spaces.Box(0, np.inf, (s, s), np.float32)
+                    spaces[f"observation.segmentation.{cam}"] = gym.spaces.Box(
+                        0, semantics.NUM_CLASSES - 1, (s, s), np.uint8)
                     spaces[f"observation.intrinsics.{cam}"] = unbounded((3, 3))
                     spaces[f"observation.extrinsics.{cam}"] = unbounded((4, 4))
         return gym.spaces.Dict(spaces)
@@ -204,7 +217,7 @@ class TabletopEnv(gym.Env):
         mujoco.mju_quat2Vel(axis_angle, quat, 1.0)
         fingers = [d.qpos[q] for q in self._finger_q]
         state = np.concatenate([d.site_xpos[self._tcp], axis_angle, fingers]).astype(np.float32)
-        obs = {"observation.state": state}
+        obs = {"observation.state": state, ENV_STATE_KEY: semantics.environment_state(self.prop_positions())}
         if render_images:
             obs.update(self._views.render(d))
         return obs

@@ -1,4 +1,5 @@
-"""Offscreen rendering of the two tabletop cameras: RGB, optionally metric depth and camera parameters."""
+"""Offscreen rendering of the two tabletop cameras: RGB, optionally metric depth, semantic segmentation and
+camera parameters."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 os.environ.setdefault("MUJOCO_GL", "egl")
 import mujoco  # noqa: E402
 
-from spatial_forcing.sim.tabletop import camera, scene  # noqa: E402
+from spatial_forcing.sim.tabletop import camera, scene, semantics  # noqa: E402
 
 CAMERAS = ("agentview", "wrist")  # fixed view order shared with the models
 
@@ -33,6 +34,7 @@ class CameraViews:
         self._cam_ids = {c: model.camera(c).id for c in CAMERAS}
         self._intr = {c: camera.intrinsics(float(model.cam_fovy[i]), self.size, self.size)
                       for c, i in self._cam_ids.items()}
+        self._geom_class = semantics.geom_classes(model)
 
     def intrinsics(self, cam: str) -> np.ndarray:
         """[3, 3] pixel intrinsics of `cam` (constant)."""
@@ -44,7 +46,8 @@ class CameraViews:
         return camera.extrinsics(data.cam_xpos[i], data.cam_xmat[i])
 
     def render(self, data: mujoco.MjData) -> dict[str, np.ndarray]:
-        """Observation entries for every camera: images, and depth/intrinsics/extrinsics if enabled."""
+        """Observation entries for every camera: images, and depth/segmentation/intrinsics/extrinsics if
+        enabled."""
         out: dict[str, np.ndarray] = {}
         for cam in CAMERAS:
             self.renderer.update_scene(data, camera=cam, scene_option=self.option)
@@ -53,9 +56,19 @@ class CameraViews:
                 self.renderer.enable_depth_rendering()
                 out[f"observation.depth.{cam}"] = self.renderer.render().astype(np.float32)
                 self.renderer.disable_depth_rendering()
+                out[f"observation.segmentation.{cam}"] = self._segmentation()
                 out[f"observation.intrinsics.{cam}"] = self.intrinsics(cam)
                 out[f"observation.extrinsics.{cam}"] = self.extrinsics(data, cam)
         return out
+
+    def _segmentation(self) -> np.ndarray:
+        """uint8 [H, W] semantic class (`semantics`) per pixel of the scene last updated."""
+        self.renderer.enable_segmentation_rendering()
+        ids = self.renderer.render()  # int32 [H, W, 2]: (object id, object type), -1 where no object
+        self.renderer.disable_segmentation_rendering()
+        is_geom = (ids[..., 1] == mujoco.mjtObj.mjOBJ_GEOM) & (ids[..., 0] >= 0)
+        classes = self._geom_class[np.clip(ids[..., 0], 0, None)]
+        return np.where(is_geom, classes, semantics.NONE).astype(np.uint8)
 
     def close(self) -> None:
         """Release the GL context."""

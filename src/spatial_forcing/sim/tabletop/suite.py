@@ -7,8 +7,10 @@ from typing import Callable
 import numpy as np
 
 from spatial_forcing.sim.suite import TaskSpec
-from spatial_forcing.sim.tabletop.env import EVAL_SEED, NUM_INIT_STATES, TRAIN_SEED, TabletopEnv
+from spatial_forcing.sim.tabletop.env import (ENV_STATE_KEY, EVAL_SEED, NUM_INIT_STATES, TRAIN_SEED,
+                                              TabletopEnv)
 from spatial_forcing.sim.tabletop.expert import ScriptedExpert
+from spatial_forcing.sim.tabletop.semantics import ENV_STATE_NAMES
 from spatial_forcing.sim.tabletop.tasks import TASKS
 from spatial_forcing.utils.errors import SFError
 
@@ -21,6 +23,9 @@ SPLITS = {"eval": (EVAL_SEED, NUM_INIT_STATES), "train": (TRAIN_SEED, 200)}
 class TabletopSuite:
     """Eight spatial-relation pick-and-place tasks with fixed initial states ("tabletop": the 50 evaluation
     states per task; "tabletop_train": 200 other states per task, for demonstrations)."""
+
+    supports_geometry = True  # render_depth envs give segmentation too: sf generate --record-geometry
+    feature_names = {ENV_STATE_KEY: ENV_STATE_NAMES}  # per-column names of dataset features (meta/info.json)
 
     def __init__(self, split: str = "eval") -> None:
         if split not in SPLITS:
