@@ -7,7 +7,8 @@ import importlib
 
 # action -> module exposing add_args(parser) and main(args) -> int
 ACTIONS = {
-    "pretrain": ("spatial_forcing.teachers.pretrain_cli", "pretrain a mini teacher on simulated renders"),
+    "pretrain": ("spatial_forcing.teachers.pretrain_cli",
+                 "pretrain a mini teacher, or the student's own ViT (vit2d), on renders"),
     "keys": ("spatial_forcing.teachers.vggt.keys_cli", "print a teacher's state_dict key -> shape map"),
     "cache": ("spatial_forcing.teachers.cache_cli", "precompute teacher features beside a dataset"),
 }

@@ -5,6 +5,7 @@ Only the student is loaded: the SF projector and the teacher are not part of an 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Sequence
 
@@ -42,6 +43,8 @@ class LoadedPolicy:
         if not (policy_dir / "model.safetensors").exists():
             raise SFError(f"{policy_dir}: not an exported policy (no model.safetensors)")
         config = config_from_dict(read_json(policy_dir / "vla.json"))
+        # vla.json keeps the vision_init it was trained from; the weights below replace it, so it is not read.
+        config = dataclasses.replace(config, vision_init="")
         tokenizer = WordTokenizer.from_json((policy_dir / "tokenizer.json").read_text())
         model = build_policy(config, tokenizer)
         model.load_state_dict(load_file(str(policy_dir / "model.safetensors")))

@@ -25,6 +25,9 @@ class SmallVLAConfig:
     vit_depth: int = 4  # ViT transformer blocks
     vit_heads: int = 3  # ViT attention heads; must divide vit_dim
     vit_mlp_ratio: float = 4.0  # ViT MLP hidden = ratio * vit_dim
+    # vision_init is read when the policy is built, and ignored when an exported policy is loaded (its weights
+    # already hold the trained ViT). "shipped" = spatial_forcing/assets/vit2d_<S>px_p<P>_d<dim>x<depth>.*
+    vision_init: str = ""  # vit2d weight file to initialise the ViT from; "" = random; "shipped" = assets/
     # --- language model (a transformers LlamaModel built from scratch) ---
     llm_dim: int = 256  # decoder hidden size
     llm_layers: int = 8  # decoder layers
@@ -89,6 +92,8 @@ class SmallVLAConfig:
                           "(rotary embeddings)")
         if self.flow_dim % 2:
             raise SFError(f"vla config: flow_dim={self.flow_dim} must be even (sin/cos time embedding)")
+        if not isinstance(self.vision_init, str):
+            raise SFError(f"vla config: vision_init={self.vision_init!r}, expected a path, 'shipped' or ''")
         if self.head not in HEADS:
             raise SFError(f"vla config: head={self.head!r}, expected one of {list(HEADS)}")
         if self.action_query not in ACTION_QUERIES:

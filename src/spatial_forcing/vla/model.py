@@ -24,6 +24,7 @@ from spatial_forcing.vla.blocks import init_weights
 from spatial_forcing.vla.config import SmallVLAConfig
 from spatial_forcing.vla.heads import FlowHead, L1Head
 from spatial_forcing.vla.tokenizer import WordTokenizer
+from spatial_forcing.vla.vision_init import load_vision_init, vit_shape
 from spatial_forcing.vla.vit import ViTEncoder
 
 
@@ -52,6 +53,8 @@ class SmallVLA(nn.Module):
         self.vit = ViTEncoder(config.image_size, config.patch_size, config.views, config.vit_dim,
                               config.vit_depth, config.vit_heads, config.vit_mlp_ratio, config.dropout,
                               config.init_std)
+        if config.vision_init:  # after the random init, so the other modules' init is the same either way
+            load_vision_init(self.vit, config.vision_init, vit_shape(config))
         self.projector = nn.Sequential(nn.Linear(config.vit_dim, d), nn.GELU(), nn.Linear(d, d))
         self.proprio = nn.Sequential(nn.Linear(config.proprio_dim, d), nn.GELU(), nn.Linear(d, d))
         for module in (self.projector, self.proprio):

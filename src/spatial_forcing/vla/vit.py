@@ -42,12 +42,19 @@ class ViTEncoder(nn.Module):
     def tokens_per_view(self) -> int:
         return self.grid[0] * self.grid[1]
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        b, v = images.shape[:2]
+    def embed_patches(self, images: torch.Tensor) -> torch.Tensor:
+        """images [B, V, 3, S, S] in [0, 1] -> patch embeddings [B*V, h*w, dim], row-major, before the
+        positional embedding: where masked-image pretraining (vla.vision_pretrain) swaps in its mask token."""
         x = (images.flatten(0, 1) - self.mean) / self.std  # [B*V, 3, S, S]
-        x = self.patch(x).flatten(2).transpose(1, 2)  # [B*V, h*w, dim], row-major
-        x = self.drop(x + self.pos_embed)
+        return self.patch(x).flatten(2).transpose(1, 2)
+
+    def encode(self, patches: torch.Tensor, views: int) -> torch.Tensor:
+        """patch embeddings [B*V, h*w, dim] of `views` views per sample -> tokens [B, V*h*w, dim]."""
+        x = self.drop(patches + self.pos_embed)
         for block in self.blocks:
             x = block(x)
-        x = self.norm(x).view(b, v, self.tokens_per_view, -1) + self.view_embed
+        x = self.norm(x).view(-1, views, self.tokens_per_view, x.shape[-1]) + self.view_embed
         return x.flatten(1, 2)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.encode(self.embed_patches(images), images.shape[1])

@@ -1,4 +1,5 @@
-"""Held-out metrics: mini3d depth error against a mean-depth-map baseline, mini2d reconstruction loss."""
+"""Held-out metrics: mini3d depth error against a mean-depth-map baseline, mini2d reconstruction loss, vit2d
+reconstruction loss against the predict-each-patch's-mean baseline."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import torch
 from torch import nn
 
 from spatial_forcing.teachers.pretrain.losses import mini2d_loss
+from spatial_forcing.vla.vision_pretrain import masked_mse, patch_targets
 
 
 def depth_errors(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor) -> dict[str, float]:
@@ -52,3 +54,23 @@ def eval_mini2d(model: nn.Module, images: torch.Tensor, batch: int = 32, seed: i
         count += len(x)
     model.train(was_training)
     return {"recon": total / max(count, 1)}
+
+
+@torch.no_grad()
+def eval_vit2d(model: nn.Module, images: torch.Tensor, batch: int = 32, seed: int = 0) -> dict[str, float]:
+    """Masked reconstruction loss of a MaskedViT on held-out uint8 images with fixed masks ("recon"), and
+    that of predicting zeros in normalised space, i.e. each patch's mean colour ("baseline_recon")."""
+    was_training = model.training
+    model.eval()
+    gen = torch.Generator().manual_seed(seed)
+    ours, base, count = 0.0, 0.0, 0
+    for i in range(0, len(images), batch):
+        x = images[i:i + batch].float() / 255.0
+        mask = model.random_mask(x.shape[0] * x.shape[1], gen)
+        pred = model(x, mask)["patches"]
+        target = patch_targets(x, model.cfg.patch_size)
+        ours += masked_mse(pred, target, mask).item() * len(x)
+        base += masked_mse(torch.zeros_like(pred), target, mask).item() * len(x)
+        count += len(x)
+    model.train(was_training)
+    return {"recon": ours / max(count, 1), "baseline_recon": base / max(count, 1)}
