@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from spatial_forcing.core.config import AlignConfig
-from spatial_forcing.core.diagnostics import position_diagnostics
+from spatial_forcing.core.diagnostics import (PositionMeanAccumulator, position_diagnostics,
+                                              position_variance_fraction)
 from spatial_forcing.core.layout import TokenLayout
 from spatial_forcing.core.spatial_forcing import SpatialForcing
 from spatial_forcing.core.target_norm import FeatureStatsAccumulator
@@ -70,3 +71,30 @@ def test_spatial_forcing_reports_position_metrics_only_with_a_position_mean():
     assert metrics["position_only_cos"] == pytest.approx(want[0]["position_only_cos"])
     assert not any(k.startswith(("target_", "position_")) for k in sf.state_dict())  # not in checkpoints
     assert {n for n, _ in sf.named_buffers()} >= {"target_mean", "target_std", "position_mean"}
+
+
+def test_position_variance_fraction_matches_its_definition():
+    torch.manual_seed(1)
+    feats = torch.randn(40, 2, 3, 3, 6, dtype=torch.float64) + 2 * torch.randn(2, 3, 3, 6).double()
+    acc = FeatureStatsAccumulator()
+    acc.update(feats)
+    stats = acc.result()
+    mu_p, mu = feats.mean(dim=0), feats.mean(dim=(0, 1, 2, 3))
+    want = 1 - (feats - mu_p).square().sum(-1).mean() / (feats - mu).square().sum(-1).mean()
+    assert position_variance_fraction(stats.mean, stats.std) == pytest.approx(float(want), abs=1e-5)
+    assert 0.5 < float(want) < 0.95
+    constant = FeatureStatsAccumulator()
+    constant.update(torch.randn(1, 2, 3, 3, 6).expand(5, -1, -1, -1, -1))
+    assert position_variance_fraction(constant.result().mean, constant.result().std) == pytest.approx(1.0)
+
+
+def test_position_mean_accumulator_equals_the_direct_computation():
+    torch.manual_seed(2)
+    targets = torch.randn(30, 8, 5) + torch.randn(8, 5)
+    acc = PositionMeanAccumulator()
+    for part in targets.split(7):
+        acc.update(part)
+    mean, cos = acc.result()
+    torch.testing.assert_close(mean, targets.mean(dim=0))
+    direct = position_diagnostics(targets, targets, None, targets.mean(dim=0))["position_only_cos"]
+    assert acc.count == 30 and cos == pytest.approx(direct, abs=1e-6)

@@ -1,4 +1,4 @@
-"""Target normalisation: streaming dataset statistics, the three modes, and where build_targets applies them."""
+"""Target normalisation: streamed dataset statistics, the three modes, where build_targets applies them."""
 
 import pytest
 import torch

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 
 import torch
-import torch.nn.functional as F
 
 from spatial_forcing.core.config import AlignConfig
+from spatial_forcing.core.diagnostics import PositionMeanAccumulator
 from spatial_forcing.core.target_norm import FeatureStats, FeatureStatsAccumulator
 from spatial_forcing.core.targets import build_targets
 from spatial_forcing.data.augment import crop_features
@@ -111,23 +111,14 @@ class TargetProvider:
         return cos, frames
 
     def _position_summary(self, grid: tuple[int, int], cfg: AlignConfig) -> tuple[torch.Tensor, float, int]:
-        """One pass: the sums of the targets and of the unit targets give the mean and, per token,
-        mean_i cos(mu, t_i) = (mu / |mu|) . mean_i (t_i / |t_i|)."""
         key = (tuple(grid), cfg.use_pe, cfg.pe_scale, cfg.target_norm, cfg.target_norm_gamma)
         if key not in self._summaries:
             stats = self.feature_stats if cfg.target_norm == "position_mean" else None
-            total = unit = None
-            count = 0
+            acc = PositionMeanAccumulator()
             for feats in self._dataset_features():
-                t, _ = build_targets(feats, tuple(grid), cfg.use_pe, cfg.pe_scale, norm=cfg.target_norm,
-                                     gamma=cfg.target_norm_gamma, stats=stats)
-                t = t.double()
-                s, u = t.sum(dim=0), F.normalize(t, dim=-1, eps=1e-8).sum(dim=0)
-                total, unit = (s, u) if total is None else (total + s, unit + u)
-                count += len(t)
-            mean = total / count
-            cos = (F.normalize(mean, dim=-1, eps=1e-8) * unit / count).sum(dim=-1).mean()
-            self._summaries[key] = (mean.float(), float(cos), count)
+                acc.update(build_targets(feats, tuple(grid), cfg.use_pe, cfg.pe_scale, norm=cfg.target_norm,
+                                         gamma=cfg.target_norm_gamma, stats=stats)[0])
+            self._summaries[key] = (*acc.result(), acc.count)
         return self._summaries[key]
 
     def _dataset_features(self):
