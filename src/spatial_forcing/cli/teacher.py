@@ -1,4 +1,4 @@
-"""`sf teacher {pretrain,keys,cache}`: each action's options and work live in its own module."""
+"""`sf teacher {pretrain,keys,cache,inspect}`: each action's options and work live in its own module."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ ACTIONS = {
     "pretrain": ("spatial_forcing.teachers.pretrain_cli", "pretrain a mini teacher on simulated renders"),
     "keys": ("spatial_forcing.teachers.vggt.keys_cli", "print a teacher's state_dict key -> shape map"),
     "cache": ("spatial_forcing.teachers.cache_cli", "precompute teacher features beside a dataset"),
+    "inspect": ("spatial_forcing.teachers.inspect_cli",
+                "how position-dependent a teacher's targets are; linear probes of their content"),
 }
 
 
