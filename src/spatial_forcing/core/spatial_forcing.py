@@ -84,6 +84,9 @@ class SpatialForcing(nn.Module):
             raise RuntimeError("SpatialForcing.attach(student, ...) must be called before forward")
         captured = self.capture.pop()
         tokens = [self.layout.select(captured[k]) for k in self.layers]
+        if self.cfg.target_norm == "position_mean" and self.target_mean is None:
+            raise ValueError("align.target_norm 'position_mean' needs dataset feature statistics: call "
+                             "SpatialForcing.set_target_stats(...) first (sf train does)")
         stats = None if self.target_mean is None else FeatureStats(self.target_mean, self.target_std)
         targets, mask = build_targets(teacher_feats, self.layout.grid, self.cfg.use_pe, self.cfg.pe_scale,
                                       view_valid=view_valid, pixel_valid=pixel_valid,
