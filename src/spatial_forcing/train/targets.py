@@ -10,6 +10,7 @@ online mode a fixed seeded subset of up to STATS_FRAMES dataset frames run once 
 from __future__ import annotations
 
 import logging
+from typing import Iterator
 
 import torch
 
@@ -121,7 +122,7 @@ class TargetProvider:
             self._summaries[key] = (*acc.result(), acc.count)
         return self._summaries[key]
 
-    def _dataset_features(self):
+    def _dataset_features(self) -> Iterator[torch.Tensor]:
         """Float32 raw features [b, V, h, w, C] of the frames the dataset-level quantities cover, in parts."""
         if self.disk is not None:
             for part in self.index.split(READ_FRAMES):
@@ -130,7 +131,8 @@ class TargetProvider:
             for part in self.cache.split(READ_FRAMES):
                 yield part.float()
         else:
-            yield self._online_subset().float()
+            for part in self._online_subset().split(64):  # float32 copies stay small for wide teachers
+                yield part.float()
 
     def _online_subset(self) -> torch.Tensor:
         if self._subset is None:
