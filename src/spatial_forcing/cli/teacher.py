@@ -1,4 +1,4 @@
-"""`sf teacher {pretrain,keys,cache}`: each action's options and work live in its own module."""
+"""`sf teacher {pretrain,keys,cache,inspect}`: each action's options and work live in its own module."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ ACTIONS = {
                  "pretrain a mini teacher, or the student's own ViT (vit2d), on renders"),
     "keys": ("spatial_forcing.teachers.vggt.keys_cli", "print a teacher's state_dict key -> shape map"),
     "cache": ("spatial_forcing.teachers.cache_cli", "precompute teacher features beside a dataset"),
+    "inspect": ("spatial_forcing.teachers.inspect_cli",
+                "how position-dependent a teacher's targets are; linear probes of their content"),
 }
 
 

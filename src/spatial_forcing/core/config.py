@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from spatial_forcing.core.layers import MODES
 from spatial_forcing.core.projector import NORMS
+from spatial_forcing.core.target_norm import TARGET_NORMS
 
 
 @dataclass
@@ -18,6 +19,8 @@ class AlignConfig:
     teacher_layer: int = -1  # teacher layer used as target (reference: -1, the last aggregator output)
     use_pe: bool = True  # add the fixed 2D sin-cos PE to the target (reference: --use_vggt_pe True)
     pe_scale: float = 0.1  # PE scale (reference: 0.1)
+    target_norm: str = "none"  # raw features before the PE: "none" (paper) | "token_mean" | "position_mean"
+    target_norm_gamma: float = 0.6  # token_mean: fraction of each image's token mean removed (iREPA: 0.6)
     projector_norm: str = "layernorm"  # "layernorm" (reference code) | "batchnorm" (paper text) | "none"
     projector_hidden: int = 0  # hidden width of the projector MLP; 0 = the teacher's channels (reference: 2048 for VGGT)
     shift: int = 0  # token shift of the reference OpenVLA code ("gain_feat_1move"): 1 reproduces it
@@ -27,6 +30,10 @@ class AlignConfig:
             raise ValueError(f"align.mode must be one of {MODES}, got {self.mode!r}")
         if self.projector_norm not in NORMS:
             raise ValueError(f"align.projector_norm must be one of {NORMS}, got {self.projector_norm!r}")
+        if self.target_norm not in TARGET_NORMS:
+            raise ValueError(f"align.target_norm must be one of {TARGET_NORMS}, got {self.target_norm!r}")
+        if not 0.0 <= self.target_norm_gamma <= 1.0:
+            raise ValueError(f"align.target_norm_gamma must be in [0, 1], got {self.target_norm_gamma}")
         if self.alpha < 0:
             raise ValueError(f"align.alpha must be >= 0, got {self.alpha}")
         if self.mode == "single" and len(self.layers) > 1:

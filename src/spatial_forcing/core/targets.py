@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from spatial_forcing.core.pe import sincos_pe_2d
+from spatial_forcing.core.target_norm import FeatureStats, normalize_features
 
 
 def resample_grid(feats: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -25,17 +26,23 @@ def build_targets(
     aspect: float = 1.0,
     view_valid: torch.Tensor | None = None,
     pixel_valid: torch.Tensor | None = None,
+    norm: str = "none",
+    gamma: float = 0.6,
+    stats: FeatureStats | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Teacher features [B, V, h, w, C] -> (targets [B, V*h'*w', C], mask [B, V*h'*w'] bool).
 
-    The PE is added at the teacher grid, before resampling, exactly as the reference. Tokens are ordered
-    view-major, then row-major. `view_valid` [B, V] marks present cameras; `pixel_valid` [B, V, H, W]
-    marks real (non-letterbox) pixels and is reduced to the student grid by nearest interpolation.
+    Order: `normalize_features(feats, norm, gamma, stats)` on the raw features at the teacher grid, then
+    the PE, then the resampling. The PE is added at the teacher grid, before resampling, exactly as the
+    reference; with norm="position_mean" it is added to unit-variance residuals (so relative to the
+    target it weighs more than on raw features). Tokens are ordered view-major, then row-major.
+    `view_valid` [B, V] marks present cameras; `pixel_valid` [B, V, H, W] marks real (non-letterbox)
+    pixels and is reduced to the student grid by nearest interpolation.
     """
     if feats.dim() != 5:
         raise ValueError(f"teacher features must be [B, V, h, w, C], got shape {tuple(feats.shape)}")
     b, v, h, w, c = feats.shape
-    x = feats.float().reshape(b * v, h, w, c)
+    x = normalize_features(feats, norm, gamma, stats).float().reshape(b * v, h, w, c)
     if use_pe:
         x = x + sincos_pe_2d(h, w, c, aspect=aspect, scale=pe_scale).to(x.device)
     x = resample_grid(x, student_grid)

@@ -19,6 +19,7 @@ from spatial_forcing.data.reader import LeRobotDatasetReader
 from spatial_forcing.teachers.base import Teacher
 from spatial_forcing.teachers.cache import MANIFEST, ROWS, chunk_name, missing_chunks, read_manifest, stale_reason
 from spatial_forcing.teachers.cache_key import FORMAT_VERSION, PE_NOTE, cache_key, default_cache_dir
+from spatial_forcing.teachers.cache_stats import with_feature_stats
 from spatial_forcing.utils.atomic import atomic_path, write_json
 from spatial_forcing.utils.errors import SFError
 
@@ -69,6 +70,7 @@ def build_cache(dataset: str | Path | LeRobotDatasetReader, teacher: Teacher, la
     out: cache directory (default `<dataset>.sf_cache/<teacher>-L<layer>-<hash>/`). chunk_frames: rows per
     chunk file (0 = about 64 MB per chunk). An existing cache for the same key is resumed (its chunk size
     kept); one for a different key is refused unless `overwrite`. key: a precomputed `cache_key(...)`.
+    A complete cache also holds the dataset statistics of its features (`cache_stats.STATS_FILE`).
     """
     reader = dataset if isinstance(dataset, LeRobotDatasetReader) else LeRobotDatasetReader(dataset)
     key = key or cache_key(reader, teacher, layer, views, image_size)
@@ -87,7 +89,7 @@ def build_cache(dataset: str | Path | LeRobotDatasetReader, teacher: Teacher, la
         manifest = _new_manifest(path, reader, key, chunk_frames)
     todo = missing_chunks(path, manifest)
     if not todo:
-        return path
+        return with_feature_stats(path)  # an older cache gets its feature_stats.safetensors here
     n, step = reader.num_frames, int(manifest["chunk_frames"])
     log.info("caching %s layer %d for %d frames into %s (%d of %d chunks to do)", teacher.name, key["layer"],
              n, path, len(todo), manifest["num_chunks"])
@@ -106,7 +108,7 @@ def build_cache(dataset: str | Path | LeRobotDatasetReader, teacher: Teacher, la
         manifest["complete_chunks"] = sorted(done)
         write_json(path / MANIFEST, manifest)
     log.info("cached %d chunks in %.1f s", len(todo), time.perf_counter() - t0)
-    return path
+    return with_feature_stats(path)
 
 
 def _new_manifest(path: Path, reader: LeRobotDatasetReader, key: dict, chunk_frames: int) -> dict:

@@ -80,6 +80,7 @@ def train(cfg: TrainConfig, resume: bool = False,
         except ValueError as err:
             raise SFError(str(err)) from None
         sf = SpatialForcing(cfg.align, policy.config.llm_dim, teacher.dim, layers)
+        _set_dataset_targets(sf, targets, policy.token_layout().grid, cfg)
     model = TrainModule(policy, sf)
     if cfg.eval_every and on_eval is None:
         on_eval = curve_evaluator(cfg, data)
@@ -123,7 +124,7 @@ def train(cfg: TrainConfig, resume: bool = False,
             scalars = {"loss": loss.item(), "action_loss": action_loss.item(), "align_loss": align_loss.item(),
                        "lr": scheduler.get_last_lr()[0], **metrics}
             _log_scalars(writer, metrics_path, done, scalars)
-            bar.set_postfix(action=f"{scalars['action_loss']:.4f}", align=f"{scalars['align_loss']:.3f}")
+            bar.set_postfix(_bar_fields(scalars))
         if on_eval is not None and cfg.eval_every and done % cfg.eval_every == 0:
             model.eval()
             _log_scalars(writer, metrics_path, done, on_eval(done, policy))
@@ -137,6 +138,28 @@ def train(cfg: TrainConfig, resume: bool = False,
                          extra={"dataset": str(cfg.dataset), "cameras": cfg.cameras, "steps": cfg.steps,
                                 "crop_scale": cfg.crop_scale,
                                 "spatial_forcing": cfg.align.enabled})
+
+
+def _set_dataset_targets(sf: SpatialForcing, targets: TargetProvider, grid: tuple[int, int],
+                         cfg: TrainConfig) -> None:
+    """Give the SF branch the teacher-feature statistics and the dataset's mean target per token."""
+    try:
+        sf.set_target_stats(targets.feature_stats)
+        sf.set_position_mean(targets.position_mean(grid, cfg.align))
+    except ValueError as err:
+        raise SFError(f"target statistics: {str(err).splitlines()[0]}") from None
+    cos, frames = targets.position_only_cos(grid, cfg.align)
+    log.info("targets (target_norm=%s): the dataset's mean target per token alone has cosine %.3f with the "
+             "targets of %d frames", cfg.align.target_norm, cos, frames)
+
+
+def _bar_fields(scalars: dict) -> dict[str, str]:
+    """Progress-bar fields: the losses; for SF runs also the alignment, position-only and residual cosines."""
+    fields = {"action": f"{scalars['action_loss']:.4f}", "align": f"{scalars['align_loss']:.3f}"}
+    for name, key in (("cos", "align_cos"), ("pos", "position_only_cos"), ("res", "residual_cos")):
+        if key in scalars:
+            fields[name] = f"{scalars[key]:.3f}"
+    return fields
 
 
 def preflight(model: TrainModule, data: ChunkDataset, targets: TargetProvider | None) -> None:
