@@ -22,6 +22,8 @@ from spatial_forcing.teachers.vggt.loading import check_state, select_aggregator
 from spatial_forcing.teachers.vggt.teacher import VGGTTeacher
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "vggt_tiny_ref.safetensors"
+# fp32 rounding only: outputs reach |24|, and another CPU's SIMD kernels sum in another order (seen here: 1.4e-5 on 3 of 9,600 values).
+TOL = dict(atol=5e-5, rtol=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +48,7 @@ def test_all_layers_match_reference(reference, tag: str) -> None:
     for i, out in enumerate(outs):
         expected = tensors[f"output.{tag}.{i}"]
         assert out.shape == expected.shape
-        torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
+        torch.testing.assert_close(out, expected, **TOL)
 
 
 def test_requested_layers_equal_full_run(reference) -> None:
@@ -54,7 +56,7 @@ def test_requested_layers_equal_full_run(reference) -> None:
     with torch.no_grad():
         outs = model.forward_layers(tensors["input.a"], [1])
     assert list(outs) == [1]
-    torch.testing.assert_close(outs[1], tensors["output.a.1"], atol=1e-5, rtol=0)
+    torch.testing.assert_close(outs[1], tensors["output.a.1"], **TOL)
 
 
 def test_teacher_output_is_reference_patch_tokens(reference) -> None:
@@ -66,7 +68,7 @@ def test_teacher_output_is_reference_patch_tokens(reference) -> None:
     for feat, layer in zip(feats, (0, model.cfg.depth - 1)):
         expected = tensors[f"output.b.{layer}"][:, :, 5:].reshape(b, v, 4, 4, 64)
         assert feat.shape == (b, v, 4, 4, 64)
-        torch.testing.assert_close(feat, expected, atol=1e-5, rtol=0)
+        torch.testing.assert_close(feat, expected, **TOL)
     frame = VGGTTeacher(model, image_size=56, mode="frame").forward_intermediates(images, [-1])[0]
     glob = VGGTTeacher(model, image_size=56, mode="global").forward_intermediates(images, [-1])[0]
     torch.testing.assert_close(torch.cat([frame, glob], -1), feats[1])
