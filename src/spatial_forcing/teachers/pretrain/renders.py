@@ -72,7 +72,8 @@ def render_tabletop(n: int, image_size: int = 64, seed: int = 0, every: int = 4)
         while len(samples) < n:
             task = int(rng.integers(len(suite.tasks)))
             if task not in envs:
-                envs[task] = suite.make_env(task, image_size=image_size, render_depth=True)
+                # no cameras while stepping: only every `every`-th state is rendered, on demand
+                envs[task] = suite.make_env(task, image_size=image_size, render_depth=True, cameras=False)
             env = envs[task]
             try:
                 obs, _ = env.reset(seed=int(rng.integers(1_000, 2**31 - 1)))
@@ -82,7 +83,7 @@ def render_tabletop(n: int, image_size: int = 64, seed: int = 0, every: int = 4)
             offset = int(rng.integers(every))
             for t in range(suite.tasks[task].max_steps):
                 if t % every == offset:
-                    samples.append(_obs_sample(obs))
+                    samples.append(_obs_sample(env.render_observation()))
                     bar.update(1)
                     if len(samples) >= n:
                         break
