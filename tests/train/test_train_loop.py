@@ -113,7 +113,7 @@ def test_missing_dataset_is_one_line_error(tmp_path):
 
 def test_teacher_channel_mismatch_is_caught_before_training(synthetic_dataset, tmp_path, monkeypatch):
     from spatial_forcing.teachers.registry import build_teacher
-    from spatial_forcing.train import loop
+    from spatial_forcing.train import setup
 
     class WrongChannels:
         def __init__(self, inner):
@@ -126,7 +126,7 @@ def test_teacher_channel_mismatch_is_caught_before_training(synthetic_dataset, t
         def forward_intermediates(self, images, indices, valid=None):
             return self.inner.forward_intermediates(images, indices, valid)
 
-    monkeypatch.setattr(loop, "build_teacher", lambda name, **kw: WrongChannels(build_teacher(name, **kw)))
+    monkeypatch.setattr(setup, "build_teacher", lambda name, **kw: WrongChannels(build_teacher(name, **kw)))
     with pytest.raises(SFError, match=r"preflight check failed: teacher 'wrong' gave features .* expected"):
         train(tiny_cfg(synthetic_dataset, tmp_path / "bad", targets="online"))
     assert not (tmp_path / "bad" / "checkpoints").exists()

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from spatial_forcing.eval.rollout import EvalConfig
+from spatial_forcing.train.checkpoint import read_json
 from spatial_forcing.utils.errors import SFError
 from spatial_forcing.utils.dataclass_cli import add_dataclass_args, build_config, overrides_from_args
 
@@ -19,6 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--suite", default="libero_spatial", help="LIBERO suite when ENV is 'libero'")
     parser.add_argument("--lerobot-max-steps", action="store_true",
                         help="LIBERO: LeRobot's step limits (spatial 280) instead of OpenVLA-OFT's (spatial 220)")
+    parser.add_argument("--config", dest="config_file", default=None,
+                        help="JSON file of EvalConfig fields; options given on the command line override it "
+                             "(ENV always sets env)")
     add_dataclass_args(parser, EvalConfig, skip=("env",))
     parser.set_defaults(func=run)
 
@@ -31,6 +35,13 @@ def run(args: argparse.Namespace) -> int:
     policy_dir, out, preset, suite = (values.pop(k) for k in ("policy", "out", "preset", "suite"))
     lerobot_steps = values.pop("lerobot_max_steps")
     env = values.pop("env")
+    config_file = values.pop("config_file", None)
+    if config_file:
+        base = read_json(config_file)
+        if not isinstance(base, dict):
+            raise SFError(f"{config_file}: expected a JSON object of EvalConfig fields, "
+                          f"got {type(base).__name__}")
+        values = {**{k: v for k, v in base.items() if k != "env"}, **values}
     if env == "libero":
         values = {**libero_eval_values(suite, preset or "reduced", lerobot_steps), **values}
     else:

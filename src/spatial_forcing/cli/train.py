@@ -8,6 +8,7 @@ from spatial_forcing.train.checkpoint import read_json
 from spatial_forcing.train.config import TrainConfig
 from spatial_forcing.utils.dataclass_cli import add_dataclass_args, build_config, overrides_from_args
 from spatial_forcing.utils.errors import SFError
+from spatial_forcing.utils.merge import deep_merge
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         base = read_json(config_file)
         if not isinstance(base, dict):
             raise SFError(f"{config_file}: expected a JSON object of TrainConfig fields, got {type(base).__name__}")
-        values = merge(base, values)
+        values = deep_merge(base, values)
     if not values.get("dataset"):
         raise SFError("--dataset is required (a LeRobotDataset v3 directory)")
     try:
@@ -40,11 +41,3 @@ def run(args: argparse.Namespace) -> int:
     policy_dir = train(cfg, resume=resume)
     print(f"exported policy: {policy_dir}")
     return 0
-
-
-def merge(base: dict, over: dict) -> dict:
-    """`over` on top of `base`, recursing into nested dicts (e.g. the `align` section)."""
-    out = dict(base)
-    for key, value in over.items():
-        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import math
-import random
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 from torch.utils.data import default_collate
 from torch.utils.tensorboard import SummaryWriter
@@ -17,18 +15,16 @@ from tqdm import tqdm
 
 from spatial_forcing.core.spatial_forcing import SpatialForcing
 from spatial_forcing.data.augment import augment_batch
-from spatial_forcing.data.chunk_dataset import ChunkDataset, select_episodes
-from spatial_forcing.teachers.registry import build_teacher
+from spatial_forcing.data.chunk_dataset import ChunkDataset
 from spatial_forcing.train.checkpoint import (export_policy, latest_checkpoint, load_checkpoint,
                                               save_checkpoint, write_config)
 from spatial_forcing.train.config import TrainConfig
 from spatial_forcing.train.eval_curve import curve_evaluator
 from spatial_forcing.train.model import TrainModule
+from spatial_forcing.train.setup import build_run
 from spatial_forcing.train.targets import TargetProvider
 from spatial_forcing.utils.errors import SFError
-from spatial_forcing.vla.config import config_to_dict, preset
-from spatial_forcing.vla.registry import build_policy
-from spatial_forcing.vla.tokenizer import WordTokenizer
+from spatial_forcing.vla.config import config_to_dict
 
 log = logging.getLogger(__name__)
 
@@ -55,25 +51,9 @@ def train(cfg: TrainConfig, resume: bool = False,
           on_eval: Callable[[int, torch.nn.Module], dict] | None = None) -> Path:
     """Train one policy; returns the directory of the exported student (run_dir/policy)."""
     run_dir = Path(cfg.out)
-    torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    random.seed(cfg.seed)
-
-    # Data: one frame per sample, with the next `chunk` actions.
-    vla_cfg = preset(cfg.vla_preset, **cfg.vla)
-    episodes = select_episodes(cfg.dataset, cfg.episode_fraction, seed=cfg.seed) if cfg.episode_fraction < 1 else None
-    data = ChunkDataset(cfg.dataset, chunk=vla_cfg.chunk, cameras=cfg.cameras, image_size=vla_cfg.image_size,
-                        episodes=episodes)
-    log.info("dataset %s: %d samples from %d episodes", cfg.dataset, len(data), len(data.episodes))
-
-    # Student VLA, and the training-only Spatial Forcing branch.
-    tokenizer = WordTokenizer.build(data.instructions)
-    policy = build_policy(vla_cfg, tokenizer)
+    data, tokenizer, policy, teacher = build_run(cfg)
     sf, targets = None, None
-    if cfg.align.enabled:
-        kwargs = {"weights": cfg.teacher_weights} if cfg.teacher_weights else {}
-        teacher = build_teacher(cfg.align.teacher, **kwargs)
+    if teacher is not None:
         try:
             layers = cfg.align.resolve_layers(policy.num_layers)
             targets = TargetProvider.for_dataset(teacher, cfg.align.teacher_layer, cfg.targets, data)

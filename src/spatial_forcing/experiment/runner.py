@@ -1,0 +1,249 @@
+"""`sf experiment`: every (variant, seed) run of a plan, trained (`sf train --resume`) and evaluated
+(`sf eval`) in subprocesses, `jobs` runs at a time, then the summary.
+
+Order: check OUT against the plan (and every existing run against its recorded configs) -> OUT/plan.json
+-> the dataset -> teacher caches, one after the other -> runs, seed-major -> summary. Finished runs are
+skipped, a killed run resumes from its last checkpoint and its evaluation's episode log, a failed run is
+reported with the tail of its log and does not stop the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Sequence
+
+from tqdm import tqdm
+
+from spatial_forcing.experiment.caches import cache_plan, warm_caches
+from spatial_forcing.experiment.compat import plan_change
+from spatial_forcing.experiment.dataset import dataset_dir, dataset_ready, ensure_dataset
+from spatial_forcing.experiment.plan import ExperimentPlan
+from spatial_forcing.experiment.runs import Run, plan_runs
+from spatial_forcing.experiment.summary import write_summary
+from spatial_forcing.train.checkpoint import read_json
+from spatial_forcing.train.config import TrainConfig
+from spatial_forcing.utils.atomic import write_json
+from spatial_forcing.utils.dataclass_cli import build_config
+from spatial_forcing.utils.errors import SFError
+
+log = logging.getLogger(__name__)
+
+CORES = 2  # CPU cores the runs share: with --jobs N each run gets max(1, CORES // N) torch/OpenMP threads
+LOG_TAIL = 15  # lines of a failed run's log shown in the report
+_RUNNING: set[subprocess.Popen] = set()  # commands running now (terminated on an interrupt)
+_RUNNING_LOCK = threading.Lock()
+_STOPPING = threading.Event()  # set on an interrupt: no new command starts
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What one invocation of the runner did."""
+
+    runs: int  # runs of the plan (all variants x seeds)
+    selected: int  # runs selected by --only
+    executed: list[str]  # runs trained and/or evaluated by this invocation
+    failed: dict[str, str]  # run -> what failed
+    caches: int  # distinct teacher caches built or checked before the runs
+    summary: dict | None  # what summary.json holds (None for a dry run)
+
+
+def run_experiment(plan: ExperimentPlan, out_dir: str | Path, jobs: int = 1,
+                   only: Sequence[str] | None = None, dry_run: bool = False) -> Outcome:
+    """Run whatever is left of the plan in OUT; writes OUT/plan.json, the runs and OUT/summary.*."""
+    out_dir = Path(out_dir)
+    if jobs < 1:
+        raise SFError(f"--jobs must be >= 1, got {jobs}")
+    _check_out_dir(plan, out_dir)
+    runs = plan_runs(plan, out_dir, dataset_dir(plan, out_dir))
+    selected = _select(runs, only, plan)
+    for run in runs:
+        run.check()
+    todo = [r for r in selected if not r.finished]
+    threads = max(1, CORES // jobs)
+    if dry_run:
+        print(_dry_run_text(plan, out_dir, runs, selected, todo, jobs, threads))
+        return Outcome(len(runs), len(selected), [], {}, 0, None)
+
+    write_json(out_dir / "plan.json", resolved_plan(plan, out_dir))
+    ensure_dataset(plan, out_dir)
+    caches = warm_caches([r for r in todo if not r.trained], CORES) if todo else 0
+    log.info("%d of %d runs to do (%d selected), %d at a time with %d thread(s) each", len(todo), len(runs),
+             len(selected), jobs, threads)
+    failed = _execute(todo, jobs, threads)
+    summary = write_summary(out_dir)
+    return Outcome(len(runs), len(selected), [r.name for r in todo], failed, caches, summary)
+
+
+def resolved_plan(plan: ExperimentPlan, out_dir: Path) -> dict:
+    """OUT/plan.json: the plan as given, plus (under "resolved", for reading) the dataset location, every
+    variant's complete TrainConfig (seed, out and threads are per run) and the complete final EvalConfig."""
+    dataset = dataset_dir(plan, out_dir)
+    variants = {}
+    for name in plan.variants:
+        cfg = build_config(TrainConfig, plan.run_values(name, 0, dataset, "")).to_dict()
+        variants[name] = {k: v for k, v in cfg.items() if k not in ("seed", "out", "threads")}
+    return {**plan.to_dict(), "resolved": {"dataset": str(dataset), "reference": plan.reference,
+                                           "variants": variants,
+                                           "eval": dataclasses.asdict(plan.eval_config())}}
+
+
+def _check_out_dir(plan: ExperimentPlan, out_dir: Path) -> None:
+    """Refuse OUT made from another plan (beyond added seeds or variants) once anything was made from it."""
+    path = out_dir / "plan.json"
+    if not path.is_file():
+        return
+    change = plan_change(read_json(path), plan)
+    if not change:
+        return
+    made = [p for p in (out_dir / "data", out_dir / "data.work") if p.exists() and "generate" in plan.dataset]
+    made += list((out_dir / "runs").glob("*/seed*"))
+    if made:
+        raise SFError(f"{path} was made from a different plan ({change}); only seeds or variants may be "
+                      f"added: use another --out")
+    log.info("replacing %s (%s): no data or run was made from it yet", path, change)
+
+
+def _select(runs: list[Run], only: Sequence[str] | None, plan: ExperimentPlan) -> list[Run]:
+    if not only:
+        return runs
+    unknown = [v for v in only if v not in plan.variants]
+    if unknown:
+        raise SFError(f"--only {','.join(only)}: no variant(s) {unknown} in the plan; expected some of "
+                      f"{list(plan.variants)}")
+    return [r for r in runs if r.variant in only]
+
+
+def _execute(todo: list[Run], jobs: int, threads: int) -> dict[str, str]:
+    """Run `todo` in order, `jobs` at a time; returns run name -> failure description. On an interrupt the
+    queued runs are cancelled and the running commands terminated (they resume next time)."""
+    failed: dict[str, str] = {}
+    if not todo:
+        return failed
+    bar = tqdm(total=len(todo), desc="runs", unit="run")
+    _STOPPING.clear()
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
+        futures = {pool.submit(execute_run, run, threads): run for run in todo}
+        for future in as_completed(futures):
+            run = futures[future]
+            try:
+                error = future.result()
+            except Exception as err:  # a bug in one run's bookkeeping must not stop the others
+                error = f"{type(err).__name__}: {err}"
+            if error:
+                failed[run.name] = error
+                log.error("run %s failed: %s", run.name, error)
+            else:
+                result = read_json(run.dir / "eval.json")
+                log.info("run %s: success %.3f", run.name, result["success_rate"])
+            bar.update(1)
+            bar.set_postfix(failed=len(failed))
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        _terminate_commands()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        bar.close()
+    return failed
+
+
+def execute_run(run: Run, threads: int) -> str | None:
+    """Train (unless the policy is exported) then evaluate one run; None on success, else what failed with
+    the tail of its log.
+
+    The run directory is locked (RUN/.lock, flock) for as long as the runner or any of its commands lives: the
+    commands inherit the lock, so a second `sf experiment` on the same OUT, or one started after this one was
+    killed while its commands still finish, reports the run as busy instead of running it twice at once."""
+    try:
+        run.dir.mkdir(parents=True, exist_ok=True)
+        with open(run.dir / ".lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return (f"{run.dir} is in use by another process (another sf experiment, or the commands "
+                        f"of a killed one still running)")
+            run.write_configs()
+            env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+            if not run.trained:
+                cmd = _sf("train", "--config", run.dir / "plan_train.json", "--resume", "--threads", threads)
+                error = _call(cmd, run.dir / "train.log", env, lock.fileno())
+                if error:
+                    return error
+            cmd = _sf("eval", run.eval_config().env, "--config", run.dir / "plan_eval.json", "--policy",
+                      run.dir / "policy", "--out", run.dir / "eval.json")
+            return _call(cmd, run.dir / "eval.log", env, lock.fileno())
+    except (OSError, SFError) as err:
+        return f"{type(err).__name__}: {str(err).splitlines()[0]}"
+
+
+def _sf(*args: object) -> list[str]:
+    return [sys.executable, "-m", "spatial_forcing.cli.main", *map(str, args)]
+
+
+def _call(cmd: list[str], log_path: Path, env: dict, lock_fd: int) -> str | None:
+    """Run `cmd` (holding the run's lock), stdout and stderr appended to `log_path`; None if it exits 0."""
+    with open(log_path, "a") as fh:
+        fh.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd[3:])}\n")
+        fh.flush()
+        with _RUNNING_LOCK:
+            if _STOPPING.is_set():
+                return "interrupted before it started"
+            proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, pass_fds=(lock_fd,))
+            _RUNNING.add(proc)
+        try:
+            code = proc.wait()
+        finally:
+            with _RUNNING_LOCK:
+                _RUNNING.discard(proc)
+    if code == 0:
+        return None
+    tail = log_path.read_text(errors="replace").splitlines()[-LOG_TAIL:]
+    return (f"`sf {cmd[3]}` exited with code {code}; last lines of {log_path}:\n"
+            + "\n".join(f"    {line[-300:]}" for line in tail))
+
+
+def _terminate_commands() -> None:
+    """SIGTERM every running command (checkpoints and episode logs are written atomically: they resume)."""
+    with _RUNNING_LOCK:
+        _STOPPING.set()
+        running = list(_RUNNING)
+    for proc in running:
+        proc.terminate()
+    if running:
+        log.warning("interrupted: terminated %d running command(s); rerun the same command to resume",
+                    len(running))
+
+
+def _dry_run_text(plan: ExperimentPlan, out_dir: Path, runs: list[Run], selected: list[Run], todo: list[Run],
+                  jobs: int, threads: int) -> str:
+    if dataset_ready(plan, out_dir):
+        data = f"dataset: {dataset_dir(plan, out_dir)} (exists)"
+    elif "generate" in plan.dataset:
+        data = f"dataset: generate into {dataset_dir(plan, out_dir)} with {plan.dataset['generate']}"
+    else:
+        data = f"dataset: {dataset_dir(plan, out_dir)} (MISSING)"
+    caches = len(cache_plan([r for r in todo if not r.trained]))
+    lines = [f"experiment {plan.name!r} in {out_dir}: {len(runs)} runs ({len(plan.variants)} variants x "
+             f"{len(plan.seeds)} seeds), {len(selected)} selected, {len(todo)} to do; --jobs {jobs}, "
+             f"{threads} thread(s) each", data,
+             f"teacher caches built or checked before the runs: {caches}", "runs (in order):"]
+    lines += [f"  {r.name:<30} {r.status()}" for r in selected]
+    if todo:
+        first = todo[0]
+        lines += [f"first run's commands ({first.dir}):",
+                  "  " + " ".join(_sf("train", "--config", first.dir / "plan_train.json", "--resume",
+                                      "--threads", threads)[3:]),
+                  "  " + " ".join(_sf("eval", first.eval_config().env, "--config",
+                                      first.dir / "plan_eval.json", "--policy", first.dir / "policy",
+                                      "--out", first.dir / "eval.json")[3:])]
+    return "\n".join(lines)

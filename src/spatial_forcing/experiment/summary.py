@@ -1,0 +1,136 @@
+"""The experiment's results from its run directories: OUT/summary.json, summary.md and summary.png.
+
+Finished runs (eval.json present) count; a variant's numbers are over its finished seeds, and a paired
+difference is over the seeds finished for both the variant and the reference.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Sequence
+
+from spatial_forcing.experiment.curves import convergence, read_metrics, seed_band, series
+from spatial_forcing.experiment.plan import ExperimentPlan
+from spatial_forcing.experiment.report import markdown
+from spatial_forcing.experiment.runs import Run, plan_runs
+from spatial_forcing.experiment.stats import mean_std, t_interval
+from spatial_forcing.train.checkpoint import read_json
+from spatial_forcing.train.config import TrainConfig
+from spatial_forcing.utils.atomic import atomic_path, write_json
+from spatial_forcing.utils.dataclass_cli import build_config
+from spatial_forcing.utils.errors import SFError
+
+log = logging.getLogger(__name__)
+
+ALIGN_KEYS = ("align_cos", "position_only_cos", "residual_cos")  # SF diagnostics of metrics.jsonl
+LOSS_WINDOW = 5  # final action loss = mean of the last this many logged values (smooths per-batch noise)
+
+
+def stored_plan(out_dir: str | Path) -> ExperimentPlan:
+    """The plan an experiment directory was made from (OUT/plan.json)."""
+    path = Path(out_dir) / "plan.json"
+    if not path.is_file():
+        raise SFError(f"{out_dir}: not an experiment directory (no plan.json); run `sf experiment PLAN --out "
+                      f"{out_dir}` first")
+    data = read_json(path)
+    names = [f.name for f in dataclasses.fields(ExperimentPlan)]
+    if not isinstance(data, dict) or any(n not in data for n in names):
+        raise SFError(f"{path}: expected the keys {names} written by `sf experiment`")
+    return ExperimentPlan(**{n: data[n] for n in names})
+
+
+def summarize(out_dir: str | Path) -> dict:
+    """Every section of summary.json, from OUT/plan.json and the run directories."""
+    plan = stored_plan(out_dir)
+    runs = plan_runs(plan, out_dir, dataset="")
+    by_variant = {v: [r for r in runs if r.variant == v] for v in plan.variants}
+    results = {r.name: _run_result(r) for r in runs if r.finished}
+    variants = {v: _variant(rs, results) for v, rs in by_variant.items()}
+    success_curves = {v: seed_band([results[r.name]["curve"] for r in rs if r.name in results]) for v, rs in
+                      by_variant.items()}
+    align_curves = {v: {k: seed_band([results[r.name]["align_curves"][k] for r in rs if r.name in results])
+                        for k in ALIGN_KEYS}
+                    for v, rs in by_variant.items() if variants[v]["spatial_forcing"]}
+    return {
+        "name": plan.name,
+        "reference": plan.reference,
+        "seeds": plan.seeds,
+        "eval": dataclasses.asdict(plan.eval_config()),
+        "runs": {r.name: r.status() for r in runs},
+        "variants": variants,
+        "paired": {v: _paired(variants[v], variants[plan.reference], plan.reference)
+                   for v in plan.variants if v != plan.reference},
+        "curves": {"success": success_curves, "align": align_curves},
+        "convergence": convergence(success_curves, plan.reference),
+        "notes": {"std": "sample standard deviation over seeds (n - 1)",
+                  "ci95": "two-sided 95% Student-t interval of the mean paired difference "
+                          "(variant - reference)",
+                  "final_action_loss": f"mean of the last {LOSS_WINDOW} logged action_loss values",
+                  "align": "last logged value of each run",
+                  "curves": "eval/success of `sf train --eval-every` (train.eval_init_states), mean/min/max "
+                            "over the seeds at the steps all of them logged"},
+    }
+
+
+def write_summary(out_dir: str | Path) -> dict:
+    """Write summary.json, summary.md and summary.png into OUT; returns the summary."""
+    from spatial_forcing.experiment.plot import plot_summary
+
+    out_dir = Path(out_dir)
+    summary = summarize(out_dir)
+    write_json(out_dir / "summary.json", summary)
+    with atomic_path(out_dir / "summary.md") as tmp:
+        tmp.write_text(markdown(summary))
+    plot_summary(summary, out_dir / "summary.png")
+    log.info("wrote %s/summary.json, summary.md, summary.png", out_dir)
+    return summary
+
+
+def _run_result(run: Run) -> dict:
+    res = read_json(run.dir / "eval.json")
+    rows = read_metrics(run.dir)
+    losses = [r["action_loss"] for r in rows if "action_loss" in r][-LOSS_WINDOW:]
+    return {"success": float(res["success_rate"]), "per_task": res["per_task"],
+            "subgoals": res["subgoal_rates"],
+            "action_loss": sum(losses) / len(losses) if losses else None,
+            "align": {k: (list(series(rows, k).values()) or [None])[-1] for k in ALIGN_KEYS},
+            "curve": series(rows, "eval/success"), "align_curves": {k: series(rows, k) for k in ALIGN_KEYS}}
+
+
+def _stat(per_seed: dict[int, float | None]) -> dict:
+    """{"mean", "std", "per_seed"} over the seeds with a value."""
+    values = [v for v in per_seed.values() if v is not None]
+    mean, std = mean_std(values)
+    return {"mean": mean, "std": std, "per_seed": {str(s): v for s, v in per_seed.items()}}
+
+
+def _variant(runs: Sequence[Run], results: dict[str, dict]) -> dict:
+    done = [r for r in runs if r.name in results]
+    res = {r.seed: results[r.name] for r in done}
+    sf = build_config(TrainConfig, runs[0].train).align.enabled
+    out = {"spatial_forcing": sf, "seeds": [r.seed for r in done],
+           "missing_seeds": [r.seed for r in runs if r.name not in results],
+           "success": _stat({s: x["success"] for s, x in res.items()}),
+           "per_task": _means([x["per_task"] for x in res.values()]),
+           "subgoals": _means([x["subgoals"] for x in res.values()]),
+           "final_action_loss": _stat({s: x["action_loss"] for s, x in res.items()}),
+           "align": ({k: _stat({s: x["align"][k] for s, x in res.items()}) for k in ALIGN_KEYS}
+                     if sf else None)}
+    return out
+
+
+def _means(dicts: list[dict[str, float]]) -> dict[str, float]:
+    """Key-wise mean over the dicts that hold the key, keys in first-seen order."""
+    keys = list(dict.fromkeys(k for d in dicts for k in d))
+    return {k: sum(d[k] for d in dicts if k in d) / sum(k in d for d in dicts) for k in keys}
+
+
+def _paired(variant: dict, reference: dict, ref_name: str) -> dict:
+    mine, theirs = variant["success"]["per_seed"], reference["success"]["per_seed"]
+    seeds = [s for s in mine if s in theirs]
+    diffs = {s: mine[s] - theirs[s] for s in seeds}
+    stats = t_interval(list(diffs.values()))
+    return {"reference": ref_name, "seeds": [int(s) for s in seeds], "differences": diffs, "n": stats["n"],
+            "mean": stats["mean"], "std": stats["std"], "t": stats["t"], "ci95": stats["ci"]}
