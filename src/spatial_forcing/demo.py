@@ -1,135 +1,126 @@
 """The end-to-end demo: demos -> teacher targets -> baseline and SF students -> evaluation -> report.
 
-The two students train side by side in two processes with one thread each (the fair and fastest way to use
-two cores: both see the same machine conditions), then both are evaluated side by side the same way.
+`sf demo` is a two-variant, one-seed experiment (`experiment/`): the dataset is generated once, the SF
+teacher's feature cache is built before training (both cores), then the baseline and the SF student train
+side by side with one thread each (same seed, data and budget; both see the same machine), each evaluated
+on fixed initial states during training (the success-vs-steps curve) and at the end (>= 50 episodes).
+OUT/demo.json and OUT/demo.png summarise them; OUT/summary.* and OUT/runs/ hold everything else.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import os
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from spatial_forcing.experiment.plan import ExperimentPlan
+from spatial_forcing.experiment.runner import run_experiment
 from spatial_forcing.utils.atomic import save_figure, write_json
 from spatial_forcing.utils.errors import SFError
 
 log = logging.getLogger(__name__)
 RUNS = ("baseline", "spatial_forcing")
+ALIGN_KEYS = ("align_cos", "position_only_cos", "residual_cos")
 
 
 @dataclass
 class DemoConfig:
-    out: str = "runs/demo"  # output directory (dataset, runs, demo.json, demo.png)
+    out: str = "runs/demo"  # output directory (data, runs, demo.json, demo.png)
     env: str = "tabletop"  # suite: demonstrations use random seeded layouts, evaluation its fixed initial states
-    tasks: list[int] = field(default_factory=lambda: [0, 1, 2, 3])  # task ids ([] = all): left/right/closest/farthest
-    episodes_per_task: int = 30  # scripted demonstrations per task
+    tasks: list[int] = field(default_factory=lambda: [0, 1, 2, 3])  # task ids: left/right/closest/farthest
+    episodes_per_task: int = 60  # scripted demonstrations per task
+    action_noise: float = 0.5  # DART pushes (action units) while recording demos; labels stay the expert's
     image_size: int = 64  # camera resolution for data and evaluation
     vla_preset: str = "demo"  # student size preset
-    steps: int = 600  # optimizer steps for each of the two students
+    vla: dict[str, Any] = field(default_factory=lambda: {"patch_size": 8, "vision_init": "shipped"})  # preset overrides
+    steps: int = 800  # optimizer steps for each of the two students
     batch_size: int = 32  # samples per step
+    lr: float = 5e-4  # peak learning rate
     teacher: str = "mini3d"  # SF teacher (registry name)
     teacher_weights: str = ""  # teacher weights file; "" = the shipped weights, "random" = untrained (smoke tests)
-    eval_init_states: list[int] = field(default_factory=lambda: list(range(5)))  # fixed initial states per task
+    target_norm: str = "none"  # SF target option: none (the paper's raw target) | token_mean | position_mean
+    curve_every: int = 200  # steps between evaluations during training (the success-vs-steps curve; 0 = off)
+    curve_init_states: list[int] = field(default_factory=lambda: list(range(25, 30)))  # states of those
+    eval_init_states: list[int] = field(default_factory=lambda: list(range(37, 50)))  # final evaluation, per task
     seed: int = 0  # same seed for both students
 
-
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "spatial_forcing.cli.main", *args]
-
-
-def _run_pair(commands: dict[str, list[str]], out: Path, what: str) -> None:
-    """Run one command per student concurrently (one thread each); logs go to OUT/<name>/<what>.log."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    procs = {}
-    for name, cmd in commands.items():
-        (out / name).mkdir(parents=True, exist_ok=True)
-        log_file = open(out / name / f"{what}.log", "a")
-        procs[name] = (subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env), log_file)
-    log.info("%s: %s running side by side (logs in %s/<run>/%s.log)", what, " and ".join(commands), out, what)
-    failed = []
-    for name, (proc, log_file) in procs.items():
-        if proc.wait() != 0:
-            failed.append(name)
-        log_file.close()
-    if failed:
-        tail = (out / failed[0] / f"{what}.log").read_text().strip().splitlines()[-1:]
-        raise SFError(f"{what} of {failed} failed: {tail[0] if tail else 'no output'} (see {out}/{failed[0]}/{what}.log)")
+    def plan(self) -> ExperimentPlan:
+        """The experiment this demo runs."""
+        train = {"vla_preset": self.vla_preset, "vla": dict(self.vla), "steps": self.steps,
+                 "batch_size": self.batch_size, "lr": self.lr, "save_every": max(100, self.steps // 4),
+                 "eval_every": self.curve_every, "eval_init_states": list(self.curve_init_states)}
+        sf = {"align": {"enabled": True, "teacher": self.teacher, "target_norm": self.target_norm}}
+        if self.teacher_weights:
+            sf["teacher_weights"] = self.teacher_weights
+        generate = {"env": self.env, "episodes_per_task": self.episodes_per_task, "image_size": self.image_size,
+                    "seed": self.seed, "action_noise": self.action_noise, "workers": 2,
+                    "record_geometry": self.teacher == "oracle3d"}
+        if self.tasks:
+            generate["tasks"] = list(self.tasks)
+        ev = {"env": self.env, "init_states": list(self.eval_init_states), "image_size": self.image_size}
+        if self.tasks:
+            ev["tasks"] = list(self.tasks)
+        return ExperimentPlan.from_dict({
+            "name": "sf demo", "dataset": {"generate": generate}, "train": train,
+            "variants": {"baseline": {"align": {"enabled": False}}, "spatial_forcing": sf},
+            "seeds": [self.seed], "eval": ev}, where="sf demo")
 
 
 def run_demo(cfg: DemoConfig) -> dict:
-    from spatial_forcing.data.generate import generate_dataset
-
     t0 = time.time()
     out = Path(cfg.out)
-    dataset = out / "data"
-    if not (dataset / "meta" / "info.json").exists():
-        generate_dataset(cfg.env, dataset, episodes_per_task=cfg.episodes_per_task, image_size=cfg.image_size,
-                         seed=cfg.seed, tasks=cfg.tasks or None)
-    t_data = time.time()
-    common = ["--dataset", str(dataset), "--vla-preset", cfg.vla_preset, "--steps", str(cfg.steps),
-              "--batch-size", str(cfg.batch_size), "--seed", str(cfg.seed), "--threads", "1",
-              "--save-every", str(max(100, cfg.steps // 4)), "--resume"]
-    sf_flags = ["--align.teacher", cfg.teacher] + (["--teacher-weights", cfg.teacher_weights]
-                                                    if cfg.teacher_weights else [])
-    _run_pair({"baseline": _cli("train", "--out", str(out / "baseline"), "--align.enabled", "false", *common),
-               "spatial_forcing": _cli("train", "--out", str(out / "spatial_forcing"), *common, *sf_flags)},
-              out, "train")
-    t_train = time.time()
-    states = ",".join(map(str, cfg.eval_init_states))
-    tasks = ["--tasks", ",".join(map(str, cfg.tasks))] if cfg.tasks else []
-    _run_pair({name: _cli("eval", cfg.env, "--policy", str(out / name / "policy"), "--out",
-                          str(out / name / "eval.json"), "--init-states", states, "--image-size",
-                          str(cfg.image_size), "--seed", str(cfg.seed), *tasks) for name in RUNS},
-              out, "eval")
-    results: dict = {}
+    outcome = run_experiment(cfg.plan(), out, jobs=2)
+    if outcome.failed:
+        name, error = next(iter(outcome.failed.items()))
+        raise SFError(f"run {name} failed: {error.splitlines()[0]} (see {out}/runs/{name}/)")
+    summary = outcome.summary
+    results: dict[str, Any] = {}
     for name in RUNS:
-        res = json.loads((out / name / "eval.json").read_text())
-        results[name] = {"success_rate": res["success_rate"], "per_task": res["per_task"],
-                         "subgoal_rates": res["subgoal_rates"], "steps": cfg.steps,
-                         "final_action_loss": _last_metric(out / name, "action_loss"),
-                         "final_align_cos": _last_metric(out / name, "align_cos")}
-    results["timing_s"] = {"data": round(t_data - t0, 1), "train_both": round(t_train - t_data, 1),
-                           "eval_both": round(time.time() - t_train, 1)}
+        v = summary["variants"][name]
+        results[name] = {
+            "success_rate": v["success"]["mean"], "per_task": v["per_task"], "subgoal_rates": v["subgoals"],
+            "episodes": summary["eval"]["init_states"] and len(summary["eval"]["init_states"]) * len(v["per_task"]),
+            "steps": cfg.steps, "final_action_loss": v["final_action_loss"]["mean"],
+            "curve": summary["curves"]["success"][name],
+            **{k: (v["align"][k]["mean"] if v["align"] else None) for k in ALIGN_KEYS}}
+    results["target"] = {"teacher": cfg.teacher, "teacher_weights": cfg.teacher_weights or "shipped",
+                         "target_norm": cfg.target_norm, "teacher_layer": -1, "pe": True}
     results["wall_s"] = round(time.time() - t0, 1)
     results["config"] = dataclasses.asdict(cfg)
     write_json(out / "demo.json", results)
-    _plot(out, results)
+    _plot(out, summary, results)
     return results
 
 
-def _last_metric(run_dir: Path, key: str) -> float | None:
-    """Mean of the last 5 logged values of `key` (smooths the per-batch noise)."""
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
-    values = [r[key] for r in rows if key in r][-5:]
-    return round(sum(values) / len(values), 5) if values else None
-
-
-def _plot(out: Path, results: dict) -> None:
+def _plot(out: Path, summary: dict, results: dict) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
-    for name, color in zip(RUNS, ("tab:blue", "tab:orange")):
-        rows = [json.loads(line) for line in (out / name / "metrics.jsonl").read_text().splitlines() if line]
-        axes[0].plot([r["step"] for r in rows], [r["action_loss"] for r in rows], label=name, color=color)
-        if name == "spatial_forcing":
-            axes[1].plot([r["step"] for r in rows], [r["align_cos"] for r in rows], color=color, label=name)
-    labels = ["success"] + [f"{k} (sub-goal)" for k in results["baseline"]["subgoal_rates"]]
-    for i, (name, color) in enumerate(zip(RUNS, ("tab:blue", "tab:orange"))):
+    colors = {"baseline": "tab:blue", "spatial_forcing": "tab:orange"}
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for name in RUNS:
+        curve = summary["curves"]["success"][name]
+        if curve and curve.get("steps"):
+            axes[0].plot(curve["steps"], curve["mean"], "o-", color=colors[name], label=name)
+    axes[0].set(title="success during training (curve states)", xlabel="step", ylim=(-0.02, 1.02))
+    align = summary["curves"]["align"].get("spatial_forcing", {})
+    for key, style in zip(ALIGN_KEYS, ("-", "--", ":")):
+        band = align.get(key)
+        if band and band.get("steps"):
+            axes[1].plot(band["steps"], band["mean"], style, color="tab:orange", label=key)
+    axes[1].set(title=f"SF target: {results['target']['teacher']}, norm {results['target']['target_norm']}",
+                xlabel="step")
+    labels = ["success", *results["baseline"]["subgoal_rates"]]
+    for i, name in enumerate(RUNS):
         values = [results[name]["success_rate"], *results[name]["subgoal_rates"].values()]
-        axes[2].bar([j + 0.4 * i for j in range(len(values))], values, width=0.4, label=name, color=color)
+        axes[2].bar([j + 0.4 * i for j in range(len(values))], values, width=0.4, color=colors[name], label=name)
     axes[2].set_xticks([j + 0.2 for j in range(len(labels))], labels)
-    axes[0].set(title="action loss (L1, normalised)", xlabel="step", yscale="log")
-    axes[1].set(title="alignment cosine (SF)", xlabel="step")
-    axes[2].set(title=f"evaluation after {results['baseline']['steps']} steps", ylim=(0, 1))
+    axes[2].set(title=f"final evaluation ({results['baseline']['episodes']} episodes each)", ylim=(0, 1))
     for ax in axes:
         ax.legend()
         ax.grid(alpha=0.3)

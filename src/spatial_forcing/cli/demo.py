@@ -19,12 +19,18 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = build_config(DemoConfig, overrides_from_args(args))
     res = run_demo(cfg)
-    print(f"\n{'policy':<18}{'success':>9}{'picked':>9}  success per task")
+    t = res["target"]
+    print(f"\nSF target: teacher {t['teacher']} ({t['teacher_weights']}), last layer, PE 0.1, "
+          f"target_norm {t['target_norm']}; {res['baseline']['episodes']} evaluation episodes per student")
+    print(f"{'policy':<18}{'success':>9}{'picked':>9}{'align cos':>11}{'pos-only':>10}{'residual':>10}"
+          "  success per task")
     for name in ("baseline", "spatial_forcing"):
-        per_task = " ".join(f"{v:.2f}" for v in res[name]["per_task"].values())
-        picked = res[name]["subgoal_rates"].get("picked", float("nan"))
-        print(f"{name:<18}{res[name]['success_rate']:>9.3f}{picked:>9.3f}  {per_task}")
-    t = res["timing_s"]
-    print(f"wall time {res['wall_s']:.0f} s (data {t['data']:.0f}, training {t['train_both']:.0f}, "
-          f"evaluation {t['eval_both']:.0f}); report: {cfg.out}/demo.json, plot: {cfg.out}/demo.png")
+        r = res[name]
+        cosines = "".join(f"{r[k]:>10.3f}" if r[k] is not None else f"{'-':>10}"
+                          for k in ("align_cos", "position_only_cos", "residual_cos"))
+        per_task = " ".join(f"{v:.2f}" for v in r["per_task"].values())
+        picked = r["subgoal_rates"].get("picked", float("nan"))
+        print(f"{name:<18}{r['success_rate']:>9.3f}{picked:>9.3f} {cosines}  {per_task}")
+    print(f"wall time {res['wall_s']:.0f} s; report: {cfg.out}/demo.json, plot: {cfg.out}/demo.png, "
+          f"runs and summary: {cfg.out}/runs, {cfg.out}/summary.md")
     return 0
