@@ -155,3 +155,16 @@ def test_config_file_with_command_line_overrides(synthetic_dataset, tmp_path, ca
     path.write_text("[1, 2]")
     assert main(["train", "--config", str(path), "--dataset", "x"]) == 2
     assert "expected a JSON object of TrainConfig fields, got list" in capsys.readouterr().err
+
+
+def test_val_dataset_logs_a_held_out_action_loss(synthetic_dataset, tmp_path):
+    from conftest import write_synthetic_dataset
+
+    val = write_synthetic_dataset(tmp_path / "val", episodes_per_task=1, seed=1)
+    train(tiny_cfg(synthetic_dataset, tmp_path / "run", align=AlignConfig(enabled=False), val_dataset=str(val),
+                   val_every=4, val_samples=10))
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    vals = [(r["step"], r["val/action_loss"]) for r in rows if "val/action_loss" in r]
+    assert [s for s, _ in vals] == [4, 8, 12] and all(v > 0 for _, v in vals)
+    with pytest.raises(SFError, match="--val-dataset"):
+        tiny_cfg(synthetic_dataset, tmp_path / "r2", val_every=4)

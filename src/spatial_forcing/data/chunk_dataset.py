@@ -38,7 +38,7 @@ class ChunkDataset(Dataset):
 
     def __init__(self, root: str | Path, chunk: int = 8, cameras: Sequence[str] = ("agentview", "wrist"),
                  image_size: int | tuple[int, int] | None = None, normalization: str = "q99",
-                 episodes: Sequence[int] | None = None) -> None:
+                 episodes: Sequence[int] | None = None, stats: dict | None = None) -> None:
         if chunk < 1:
             raise SFError(f"chunk must be >= 1, got {chunk}")
         self.reader = reader = LeRobotDatasetReader(root)
@@ -54,7 +54,7 @@ class ChunkDataset(Dataset):
             raise SFError(f"episodes {unknown[:5]} are not in {reader.root} (it has {len(known)} episodes)")
         if not self.episodes:
             raise SFError("episodes selects no episode")
-        stats = reader.stats or {}
+        stats = stats or reader.stats or {}  # another dataset's stats: validation data normalised as training
         if not all(k in stats and "q01" in stats[k] for k in (fmt.STATE_KEY, fmt.ACTION_KEY)):
             log.warning("%s has no usable meta/stats.json; computing stats from the data", reader.root)
             stats = {k: vector_stats(reader.columns[k]) for k in (fmt.STATE_KEY, fmt.ACTION_KEY)}

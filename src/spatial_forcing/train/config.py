@@ -33,6 +33,9 @@ class TrainConfig:
     threads: int = 2  # torch CPU threads (1 per job when two jobs share the machine)
     log_every: int = 10  # steps between logged scalars
     save_every: int = 200  # steps between checkpoints (resume points)
+    val_dataset: str = ""  # dataset of held-out episodes (same suite, other seed) for val/action_loss; "" = none
+    val_every: int = 0  # steps between held-out action losses (0 = off; needs val_dataset)
+    val_samples: int = 512  # frames of val_dataset used (evenly spaced)
     eval_every: int = 0  # steps between closed-loop success evaluations during training (0 = off)
     eval_env: str = ""  # suite of those evaluations ("" = the dataset's robot_type, e.g. tabletop)
     eval_tasks: list[int] = field(default_factory=list)  # suite task ids ([] = tasks whose instruction is in the data)
@@ -50,8 +53,10 @@ class TrainConfig:
             raise SFError(f"--episode-fraction must be in (0, 1], got {self.episode_fraction}")
         if not 0.0 < self.crop_scale <= 1.0:
             raise SFError(f"--crop-scale must be in (0, 1], got {self.crop_scale}")
-        if self.eval_every < 0:
-            raise SFError(f"--eval-every must be >= 0, got {self.eval_every}")
+        if self.val_every and not self.val_dataset:
+            raise SFError("--val-every needs --val-dataset (a dataset of held-out episodes)")
+        if self.eval_every < 0 or self.val_every < 0:
+            raise SFError(f"--eval-every and --val-every must be >= 0, got {self.eval_every}, {self.val_every}")
         for name in ("steps", "batch_size", "threads", "log_every", "save_every"):
             if getattr(self, name) < 1:
                 raise SFError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")

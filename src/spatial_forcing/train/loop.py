@@ -20,6 +20,7 @@ from spatial_forcing.train.checkpoint import (export_policy, latest_checkpoint, 
                                               save_checkpoint, write_config)
 from spatial_forcing.train.config import TrainConfig
 from spatial_forcing.train.eval_curve import curve_evaluator
+from spatial_forcing.train.validation import Validation
 from spatial_forcing.train.model import TrainModule
 from spatial_forcing.train.setup import build_run
 from spatial_forcing.train.targets import TargetProvider
@@ -64,6 +65,7 @@ def train(cfg: TrainConfig, resume: bool = False,
     model = TrainModule(policy, sf)
     if cfg.eval_every and on_eval is None:
         on_eval = curve_evaluator(cfg, data)
+    validate = Validation(cfg, data) if cfg.val_every else None
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
@@ -105,6 +107,10 @@ def train(cfg: TrainConfig, resume: bool = False,
                        "lr": scheduler.get_last_lr()[0], **metrics}
             _log_scalars(writer, metrics_path, done, scalars)
             bar.set_postfix(_bar_fields(scalars))
+        if validate is not None and done % cfg.val_every == 0:
+            model.eval()
+            _log_scalars(writer, metrics_path, done, validate(policy))
+            model.train()
         if on_eval is not None and cfg.eval_every and done % cfg.eval_every == 0:
             model.eval()
             _log_scalars(writer, metrics_path, done, on_eval(done, policy))
