@@ -42,6 +42,9 @@ def test_shipped_mini3d_beats_mean_depth_baseline(frames):
     m = eval_mini3d(model, test["images"], test["depth"], test["valid"], baseline)
     assert m["abs_rel"] < MARGIN * m["baseline_abs_rel"], m
     assert m["rmse_m"] < MARGIN * m["baseline_rmse_m"], m
+    assert m["abs_rel"] < 0.08, m  # 16 fresh frames; the sidecar's 1,000 held-out frames say 0.041
+    meta = json.loads(shipped_weights("mini3d").with_suffix(".json").read_text())
+    assert meta["metrics"]["abs_rel"] <= 0.06 and "command" in meta
 
 
 def test_shipped_mini2d_reconstructs_masked_patches(frames):

@@ -18,7 +18,8 @@ SPEED = 0.015  # TCP speed (m per step) along straight segments; 0.75 action uni
 HOVER_Z = 0.17  # travel height of the TCP (m), clears the tall box with a block on it
 RELEASE_GAP = 0.012  # block bottom height above the target top when released (m)
 ARRIVE_TOL = 0.006  # actual TCP must be this close to a waypoint before moving on (m)
-CLOSE_STEPS = 7  # steps spent closing the fingers
+CLOSE_STEPS = 2  # steps spent closing the fingers: they settle on the block in 2; any longer wait is a
+# stretch of identical observations with changing labels (close, close, ..., lift) that no policy can learn
 OPEN_STEPS = 4  # steps spent opening the fingers
 
 
