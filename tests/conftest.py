@@ -51,5 +51,11 @@ def one_thread():
 
 
 @pytest.fixture(scope="session")
+def make_synthetic_dataset():
+    """The writer above, as a fixture: tests in sub-folders cannot import the root conftest by name."""
+    return write_synthetic_dataset
+
+
+@pytest.fixture(scope="session")
 def synthetic_dataset(tmp_path_factory) -> Path:
     return write_synthetic_dataset(tmp_path_factory.mktemp("data") / "synthetic")

@@ -157,10 +157,8 @@ def test_config_file_with_command_line_overrides(synthetic_dataset, tmp_path, ca
     assert "expected a JSON object of TrainConfig fields, got list" in capsys.readouterr().err
 
 
-def test_val_dataset_logs_a_held_out_action_loss(synthetic_dataset, tmp_path):
-    from conftest import write_synthetic_dataset
-
-    val = write_synthetic_dataset(tmp_path / "val", episodes_per_task=1, seed=1)
+def test_val_dataset_logs_a_held_out_action_loss(synthetic_dataset, make_synthetic_dataset, tmp_path):
+    val = make_synthetic_dataset(tmp_path / "val", episodes_per_task=1, seed=1)
     train(tiny_cfg(synthetic_dataset, tmp_path / "run", align=AlignConfig(enabled=False), val_dataset=str(val),
                    val_every=4, val_samples=10))
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
