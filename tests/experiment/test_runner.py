@@ -237,3 +237,40 @@ def test_an_interrupt_cancels_queued_runs_and_terminates_running_commands(plan, 
     started = [r.name for r in runs if (r.dir / "train.log").exists()]
     assert started[:2] == ["baseline/seed0", "sf/seed0"]
     assert len(started) <= 3  # the queued runs never started (a third may have begun as the first ended)
+
+
+def test_caches_are_built_in_a_slot_while_the_baseline_trains(synthetic_dataset, tmp_path, monkeypatch):
+    """--jobs 2: the baseline starts while the teacher cache builds; the SF runs start only once it is built;
+    a failed cache fails the runs that read it, not the baseline."""
+    data = make_plan_dict(str(synthetic_dataset))
+    data["variants"]["sf"]["targets"] = "cache"
+    data["variants"]["sf"]["teacher_weights"] = ""
+    plan = ExperimentPlan.from_dict({**data, "seeds": [0]})
+    events: list[str] = []
+    fake = FakeExecutor()
+
+    def executor(run: Run, threads: int) -> str | None:
+        events.append(f"start {run.name}")
+        time.sleep(0.2)
+        return fake(run, threads)
+
+    def warm(runs, threads):
+        events.append(f"warm {[r.name for r in runs]} threads={threads}")
+        time.sleep(0.1)
+        events.append("warm done")
+        return 1
+
+    monkeypatch.setattr(runner, "execute_run", executor)
+    monkeypatch.setattr(runner, "warm_caches", warm)
+    out = runner.run_experiment(plan, tmp_path / "exp", jobs=2)
+    assert out.failed == {} and out.caches == 1
+    assert events[0].startswith("warm") or events[1].startswith("warm")
+    assert "threads=1" in next(e for e in events if e.startswith("warm ["))
+    assert events.index("start baseline/seed0") < events.index("warm done") < events.index("start sf/seed0")
+
+    def broken(runs, threads):
+        raise SFError("teacher weights: file not found")
+
+    monkeypatch.setattr(runner, "warm_caches", broken)
+    out = runner.run_experiment(plan.__class__.from_dict({**data, "seeds": [1]}), tmp_path / "exp2", jobs=2)
+    assert list(out.failed) == ["sf/seed1"] and "teacher weights: file not found" in out.failed["sf/seed1"]

@@ -1,4 +1,4 @@
-"""Teacher-feature caches built once, sequentially, before runs start in parallel.
+"""Teacher-feature caches built once, sequentially, before the runs that read them start.
 
 Two runs starting together with the same teacher would otherwise both compute the same cache. Runs are grouped
 by what their cache depends on; one run per group builds the exact teacher training will build
@@ -34,6 +34,11 @@ def cache_group(cfg: TrainConfig) -> tuple | None:
     if cfg.teacher_weights == "random":
         key += (cfg.seed, cfg.vla_preset, json.dumps(cfg.vla, sort_keys=True), cfg.episode_fraction)
     return key
+
+
+def needs_cache(run: Run) -> bool:
+    """Does training this run read a teacher cache (that may not exist yet)?"""
+    return not run.trained and cache_group(build_config(TrainConfig, run.train)) is not None
 
 
 def cache_plan(runs: list[Run]) -> dict[tuple, tuple[str, TrainConfig]]:

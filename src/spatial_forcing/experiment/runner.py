@@ -2,7 +2,9 @@
 (`sf eval`) in subprocesses, `jobs` runs at a time, then the summary.
 
 Order: check OUT against the plan (and every existing run against its recorded configs) -> OUT/plan.json
--> the dataset -> teacher caches, one after the other -> runs, seed-major -> summary. Finished runs are
+-> the dataset -> teacher caches, one after the other -> runs, seed-major -> summary. With --jobs >= 2 the
+caches are built by one of the job slots (with that slot's threads) while runs that read no cache (the
+baseline) already train; runs that read a cache wait for it. Finished runs are
 skipped, a killed run resumes from its last checkpoint and its evaluation's episode log, a failed run is
 reported with the tail of its log and does not stop the others.
 """
@@ -19,11 +21,11 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from tqdm import tqdm
 
-from spatial_forcing.experiment.caches import cache_plan, warm_caches
+from spatial_forcing.experiment.caches import cache_plan, needs_cache, warm_caches
 from spatial_forcing.experiment.compat import plan_change
 from spatial_forcing.experiment.dataset import dataset_dir, dataset_ready, ensure_dataset
 from spatial_forcing.experiment.plan import ExperimentPlan
@@ -75,10 +77,14 @@ def run_experiment(plan: ExperimentPlan, out_dir: str | Path, jobs: int = 1,
 
     write_json(out_dir / "plan.json", resolved_plan(plan, out_dir))
     ensure_dataset(plan, out_dir)
-    caches = warm_caches([r for r in todo if not r.trained], CORES) if todo else 0
-    log.info("%d of %d runs to do (%d selected), %d at a time with %d thread(s) each", len(todo), len(runs),
-             len(selected), jobs, threads)
-    failed = _execute(todo, jobs, threads)
+    to_warm = [r for r in todo if not r.trained]
+    caches = len(cache_plan(to_warm))
+    overlap = jobs > 1 and caches > 0 and any(not needs_cache(r) for r in todo)
+    if caches and not overlap:
+        warm_caches(to_warm, CORES)
+    log.info("%d of %d runs to do (%d selected), %d at a time with %d thread(s) each%s", len(todo), len(runs),
+             len(selected), jobs, threads, "; teacher caches built in one of the slots" if overlap else "")
+    failed = _execute(todo, jobs, threads, warm=(lambda: warm_caches(to_warm, threads)) if overlap else None)
     summary = write_summary(out_dir)
     return Outcome(len(runs), len(selected), [r.name for r in todo], failed, caches, summary)
 
@@ -122,9 +128,12 @@ def _select(runs: list[Run], only: Sequence[str] | None, plan: ExperimentPlan) -
     return [r for r in runs if r.variant in only]
 
 
-def _execute(todo: list[Run], jobs: int, threads: int) -> dict[str, str]:
+def _execute(todo: list[Run], jobs: int, threads: int, warm: Callable[[], int] | None = None) -> dict[str, str]:
     """Run `todo` in order, `jobs` at a time; returns run name -> failure description. On an interrupt the
-    queued runs are cancelled and the running commands terminated (they resume next time)."""
+    queued runs are cancelled and the running commands terminated (they resume next time).
+
+    `warm` (build the teacher caches) takes the first slot; the runs that need no cache are queued first so
+    that they fill the other slots, and a run that needs a cache waits for it (and fails if it failed)."""
     failed: dict[str, str] = {}
     if not todo:
         return failed
@@ -132,7 +141,20 @@ def _execute(todo: list[Run], jobs: int, threads: int) -> dict[str, str]:
     _STOPPING.clear()
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
-        futures = {pool.submit(execute_run, run, threads): run for run in todo}
+        execute = execute_run
+        if warm is not None:
+            warming = pool.submit(warm)
+            free = [r for r in todo if not needs_cache(r)][: jobs - 1]
+            todo = free + [r for r in todo if r not in free]
+
+            def execute(run: Run, threads: int) -> str | None:
+                if needs_cache(run):
+                    try:
+                        warming.result()
+                    except Exception as err:
+                        return f"teacher cache: {type(err).__name__}: {str(err).splitlines()[0]}"
+                return execute_run(run, threads)
+        futures = {pool.submit(execute, run, threads): run for run in todo}
         for future in as_completed(futures):
             run = futures[future]
             try:
