@@ -1,8 +1,8 @@
 """The end-to-end demo: demos -> teacher targets -> baseline and SF students -> evaluation -> report.
 
 `sf demo` is a two-variant, one-seed experiment (`experiment/`): the dataset is generated once, the SF
-teacher's feature cache is built before training (both cores), then the baseline and the SF student train
-side by side with one thread each (same seed, data and budget; both see the same machine), each evaluated
+teacher's feature cache is built on one core while the baseline trains on the other, then the SF student
+trains (one thread each) (same seed, data and budget; both see the same machine), each evaluated
 on fixed initial states during training (the success-vs-steps curve) and at the end (>= 50 episodes).
 OUT/demo.json and OUT/demo.png summarise them; OUT/summary.* and OUT/runs/ hold everything else.
 """
@@ -35,7 +35,7 @@ class DemoConfig:
     action_noise: float = 0.5  # DART pushes (action units) while recording demos; labels stay the expert's
     image_size: int = 64  # camera resolution for data and evaluation
     vla_preset: str = "demo"  # student size preset
-    vla: dict[str, Any] = field(default_factory=lambda: {"patch_size": 8, "vision_init": "shipped"})  # preset overrides
+    vla: dict[str, Any] = field(default_factory=dict)  # preset overrides, e.g. {"patch_size": 8}
     steps: int = 800  # optimizer steps for each of the two students
     batch_size: int = 32  # samples per step
     lr: float = 5e-4  # peak learning rate

@@ -45,6 +45,8 @@ def test_unknown_field_and_preset_raise():
         config_from_dict({**config_to_dict(SmallVLAConfig()), "bogus": 1})
     with pytest.raises(SFError, match="preset"):
         preset("huge")
+    with pytest.raises(SFError, match=r"vla: unknown field\(s\) \['bogus'\]"):
+        preset("demo", bogus=1)  # what `sf train --vla '{"bogus": 1}'` passes
 
 
 def test_split_words_lowercases_and_splits_punctuation():

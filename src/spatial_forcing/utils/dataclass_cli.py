@@ -51,6 +51,14 @@ def _parse_str_list(text: str) -> list[str]:
     return [p.strip() for p in text.split(",") if p.strip()]
 
 
+def _parse_float_list(text: str) -> list[float]:
+    """'0.5,1,2e-3' -> list of floats; '' -> []."""
+    try:
+        return [float(p) for p in _parse_str_list(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
 def _parser_for(tp: Any):
     origin = typing.get_origin(tp)
     if tp is bool:
@@ -59,7 +67,9 @@ def _parser_for(tp: Any):
         return tp, tp.__name__.upper()
     if origin is list:
         (inner,) = typing.get_args(tp)
-        return (_parse_int_list, "INTS") if inner is int else (_parse_str_list, "LIST")
+        if inner is int:
+            return _parse_int_list, "INTS"
+        return (_parse_float_list, "FLOATS") if inner is float else (_parse_str_list, "LIST")
     if origin is dict:
         return json.loads, "JSON"
     raise TypeError(f"unsupported config field type {tp!r}")

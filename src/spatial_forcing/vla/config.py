@@ -146,4 +146,8 @@ def preset(name: str, **overrides: Any) -> SmallVLAConfig:
     """A named preset ("tiny", "demo", "small") with field overrides."""
     if name not in PRESETS:
         raise SFError(f"unknown vla preset {name!r}; expected one of {sorted(PRESETS)}")
+    unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(SmallVLAConfig)})
+    if unknown:
+        raise SFError(f"vla: unknown field(s) {unknown}; expected SmallVLAConfig fields "
+                      f"{[f.name for f in dataclasses.fields(SmallVLAConfig)]}")
     return PRESETS[name](**overrides)
