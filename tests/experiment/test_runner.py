@@ -89,6 +89,10 @@ def test_summary_numbers(plan, tmp_path, monkeypatch):
     assert paired["differences"] == pytest.approx({"0": 0.3, "1": 0.1, "2": 0.3})
     half = 4.302653 * 0.1154701 / 3 ** 0.5
     assert paired["ci95"] == pytest.approx([0.7 / 3 - half, 0.7 / 3 + half], abs=1e-6)
+    picked = s["paired_secondary"]["sf"]["picked"]  # picked = success / 2 in the fake runs
+    assert picked["differences"] == pytest.approx({"0": 0.15, "1": 0.05, "2": 0.15})
+    assert picked["ci95"] == pytest.approx([0.35 / 3 - half / 2, 0.35 / 3 + half / 2], abs=1e-6)
+    assert s["paired_secondary"]["sf"]["final_action_loss"]["mean"] == pytest.approx(0.0)  # same fake losses
     assert s["curves"]["success"]["sf"]["mean"] == pytest.approx([0.1, 0.3, 0.5])
     assert s["curves"]["align"]["sf"]["residual_cos"]["steps"] == [1, 2, 3, 4, 5, 6]
     assert "baseline" not in s["curves"]["align"]
@@ -96,7 +100,8 @@ def test_summary_numbers(plan, tmp_path, monkeypatch):
     assert conv["reference_steps"] == 6 and conv["variants"]["sf"]["steps_to_reach"] == 4
     assert conv["variants"]["sf"]["speedup"] == pytest.approx(1.5)
     assert (tmp_path / "exp" / "summary.png").stat().st_size > 0
-    assert "| sf | 3/3 | 0.533 ± 0.058 |" in (tmp_path / "exp" / "summary.md").read_text()
+    md = (tmp_path / "exp" / "summary.md").read_text()
+    assert "| sf | 3/3 | 0.533 ± 0.058 |" in md and "| sf | picked | +0.1167 |" in md
 
 
 def test_a_failed_run_does_not_stop_the_others_and_is_retried(plan, tmp_path, monkeypatch):

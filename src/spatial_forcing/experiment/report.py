@@ -89,6 +89,13 @@ def markdown(summary: dict) -> str:
                            _f(p["mean"], "+.3f"), _f(p["std"]), _f(p["t"]),
                            f"[{p['ci95'][0]:+.3f}, {p['ci95'][1]:+.3f}]" if p["ci95"] else "n/a"]
                           for n, p in summary["paired"].items()])
+    secondary = summary.get("paired_secondary") or {}
+    if secondary:
+        out += ["", f"## Paired differences vs `{summary['reference']}` (sub-goals and final action loss)", ""]
+        out += _md_table(["variant", "measure", "mean", "std", "95% CI"],
+                         [[n, k, _f(p["mean"], "+.4f"), _f(p["std"], ".4f"),
+                           f"[{p['ci95'][0]:+.4f}, {p['ci95'][1]:+.4f}]" if p["ci95"] else "n/a"]
+                          for n, measures in secondary.items() for k, p in measures.items()])
     conv = summary["convergence"]
     out += ["", "## Convergence", "",
             f"Target: the reference's seed-mean training-curve success at its last evaluation step "

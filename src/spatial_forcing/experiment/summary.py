@@ -62,11 +62,15 @@ def summarize(out_dir: str | Path) -> dict:
         "variants": variants,
         "paired": {v: _paired(variants[v], variants[plan.reference], plan.reference)
                    for v in plan.variants if v != plan.reference},
+        "paired_secondary": {v: _paired_secondary(variants[v], variants[plan.reference])
+                             for v in plan.variants if v != plan.reference},
         "curves": {"success": success_curves, "align": align_curves},
         "convergence": convergence(success_curves, plan.reference),
         "notes": {"std": "sample standard deviation over seeds (n - 1)",
                   "ci95": "two-sided 95% Student-t interval of the mean paired difference "
                           "(variant - reference)",
+                  "paired_secondary": "the same paired statistics for each sub-goal rate and the final action "
+                                      "loss (informative when success is at the floor)",
                   "final_action_loss": f"mean of the last {LOSS_WINDOW} logged action_loss values",
                   "align": "last logged value of each run",
                   "curves": "eval/success of `sf train --eval-every` (train.eval_init_states), mean/min/max "
@@ -115,6 +119,8 @@ def _variant(runs: Sequence[Run], results: dict[str, dict]) -> dict:
            "success": _stat({s: x["success"] for s, x in res.items()}),
            "per_task": _means([x["per_task"] for x in res.values()]),
            "subgoals": _means([x["subgoals"] for x in res.values()]),
+           "subgoal_stats": {k: _stat({s: x["subgoals"].get(k) for s, x in res.items()})
+                             for k in _means([x["subgoals"] for x in res.values()])},
            "final_action_loss": _stat({s: x["action_loss"] for s, x in res.items()}),
            "align": ({k: _stat({s: x["align"][k] for s, x in res.items()}) for k in ALIGN_KEYS}
                      if sf else None)}
@@ -127,10 +133,22 @@ def _means(dicts: list[dict[str, float]]) -> dict[str, float]:
     return {k: sum(d[k] for d in dicts if k in d) / sum(k in d for d in dicts) for k in keys}
 
 
+def _paired_secondary(variant: dict, reference: dict) -> dict:
+    """Paired statistics of each sub-goal rate and of the final action loss."""
+    pairs = {k: (variant["subgoal_stats"][k], reference["subgoal_stats"][k])
+             for k in variant["subgoal_stats"] if k in reference["subgoal_stats"]}
+    pairs["final_action_loss"] = (variant["final_action_loss"], reference["final_action_loss"])
+    return {k: _paired_stat(mine, theirs) for k, (mine, theirs) in pairs.items()}
+
+
 def _paired(variant: dict, reference: dict, ref_name: str) -> dict:
-    mine, theirs = variant["success"]["per_seed"], reference["success"]["per_seed"]
-    seeds = [s for s in mine if s in theirs]
+    return {"reference": ref_name, **_paired_stat(variant["success"], reference["success"])}
+
+
+def _paired_stat(mine_stat: dict, ref_stat: dict) -> dict:
+    mine, theirs = mine_stat["per_seed"], ref_stat["per_seed"]
+    seeds = [s for s in mine if s in theirs and mine[s] is not None and theirs[s] is not None]
     diffs = {s: mine[s] - theirs[s] for s in seeds}
     stats = t_interval(list(diffs.values()))
-    return {"reference": ref_name, "seeds": [int(s) for s in seeds], "differences": diffs, "n": stats["n"],
+    return {"seeds": [int(s) for s in seeds], "differences": diffs, "n": stats["n"],
             "mean": stats["mean"], "std": stats["std"], "t": stats["t"], "ci95": stats["ci"]}
