@@ -101,3 +101,16 @@ def test_exported_policy_loads_without_the_init_file(tokenizer, tmp_path, make_b
     _assert_same(loaded.model.state_dict(), policy.state_dict())
     batch = make_batch(policy.config, 2)
     assert torch.equal(loaded.model.predict_action(batch), policy.predict_action(batch))
+
+
+def test_the_shipped_demo_encoder_loads_and_was_pretrained(tokenizer):
+    """The asset that ships for the demo preset's ViT (64 px, patch 16, 128x2) loads, and its sidecar holds
+    the command that made it and a held-out reconstruction well below predicting each patch's mean."""
+    from spatial_forcing.vla.config import demo
+
+    policy = build_policy(demo(vision_init="shipped"), tokenizer)
+    path = vision_init.assets_dir() / "vit2d_64px_p16_d128x2.safetensors"
+    _assert_same(policy.vit.state_dict(), _saved_vit(path))
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert meta["command"].startswith("sf teacher pretrain --teacher vit2d --vla-preset demo")
+    assert meta["metrics"]["recon"] < 0.3 * meta["metrics"]["baseline_recon"]
