@@ -103,6 +103,15 @@ def test_summary_numbers(plan, tmp_path, monkeypatch):
     md = (tmp_path / "exp" / "summary.md").read_text()
     assert "| sf | 3/3 | 0.533 ± 0.058 |" in md and "| sf | picked | +0.1167 |" in md
 
+    from spatial_forcing.experiment.summary import write_summary
+
+    other = write_summary(tmp_path / "exp", reference="sf")  # pair with another variant
+    assert other["reference"] == "sf" and other["paired"]["baseline"]["differences"] == pytest.approx(
+        {"0": -0.3, "1": -0.1, "2": -0.3})
+    assert (tmp_path / "exp" / "summary_vs_sf.md").is_file() and s == summarize(tmp_path / "exp")
+    with pytest.raises(SFError, match="--reference 'nope': no such variant"):
+        summarize(tmp_path / "exp", reference="nope")
+
 
 def test_a_failed_run_does_not_stop_the_others_and_is_retried(plan, tmp_path, monkeypatch):
     fake = FakeExecutor(fail={"sf/seed0"})

@@ -41,9 +41,16 @@ def stored_plan(out_dir: str | Path) -> ExperimentPlan:
     return ExperimentPlan(**{n: data[n] for n in names})
 
 
-def summarize(out_dir: str | Path) -> dict:
-    """Every section of summary.json, from OUT/plan.json and the run directories."""
+def summarize(out_dir: str | Path, reference: str | None = None) -> dict:
+    """Every section of summary.json, from OUT/plan.json and the run directories; `reference` = the variant
+    the others are paired with (default: the plan's first)."""
     plan = stored_plan(out_dir)
+    if reference is not None:
+        if reference not in plan.variants:
+            raise SFError(f"--reference {reference!r}: no such variant in {out_dir}/plan.json; expected one of "
+                          f"{list(plan.variants)}")
+        plan = dataclasses.replace(plan, variants={reference: plan.variants[reference],
+                                                   **{k: v for k, v in plan.variants.items() if k != reference}})
     runs = plan_runs(plan, out_dir, dataset="")
     by_variant = {v: [r for r in runs if r.variant == v] for v in plan.variants}
     results = {r.name: _run_result(r) for r in runs if r.finished}
@@ -78,17 +85,19 @@ def summarize(out_dir: str | Path) -> dict:
     }
 
 
-def write_summary(out_dir: str | Path) -> dict:
-    """Write summary.json, summary.md and summary.png into OUT; returns the summary."""
+def write_summary(out_dir: str | Path, reference: str | None = None) -> dict:
+    """Write summary.json, summary.md and summary.png into OUT (summary_vs_<reference>.* when a reference
+    other than the plan's is given); returns the summary."""
     from spatial_forcing.experiment.plot import plot_summary
 
     out_dir = Path(out_dir)
-    summary = summarize(out_dir)
-    write_json(out_dir / "summary.json", summary)
-    with atomic_path(out_dir / "summary.md") as tmp:
+    summary = summarize(out_dir, reference)
+    stem = "summary" if reference is None else f"summary_vs_{reference}"
+    write_json(out_dir / f"{stem}.json", summary)
+    with atomic_path(out_dir / f"{stem}.md") as tmp:
         tmp.write_text(markdown(summary))
-    plot_summary(summary, out_dir / "summary.png")
-    log.info("wrote %s/summary.json, summary.md, summary.png", out_dir)
+    plot_summary(summary, out_dir / f"{stem}.png")
+    log.info("wrote %s/%s.json, .md, .png", out_dir, stem)
     return summary
 
 
