@@ -123,13 +123,13 @@ def _variant(runs: Sequence[Run], results: dict[str, dict]) -> dict:
     done = [r for r in runs if r.name in results]
     res = {r.seed: results[r.name] for r in done}
     sf = build_config(TrainConfig, runs[0].train).align.enabled
+    subgoals = _means([x["subgoals"] for x in res.values()])
     out = {"spatial_forcing": sf, "seeds": [r.seed for r in done],
            "missing_seeds": [r.seed for r in runs if r.name not in results],
            "success": _stat({s: x["success"] for s, x in res.items()}),
            "per_task": _means([x["per_task"] for x in res.values()]),
-           "subgoals": _means([x["subgoals"] for x in res.values()]),
-           "subgoal_stats": {k: _stat({s: x["subgoals"].get(k) for s, x in res.items()})
-                             for k in _means([x["subgoals"] for x in res.values()])},
+           "subgoals": subgoals,
+           "subgoal_stats": {k: _stat({s: x["subgoals"].get(k) for s, x in res.items()}) for k in subgoals},
            "final_action_loss": _stat({s: x["action_loss"] for s, x in res.items()}),
            "align": ({k: _stat({s: x["align"][k] for s, x in res.items()}) for k in ALIGN_KEYS}
                      if sf else None)}

@@ -109,12 +109,17 @@ def config_to_dict(config: SmallVLAConfig) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def config_from_dict(data: dict[str, Any]) -> SmallVLAConfig:
-    """Inverse of `config_to_dict`; unknown keys raise SFError (a checkpoint from another version)."""
+def _check_known(data: dict[str, Any], where: str) -> None:
+    """Raise SFError naming the keys of `data` that are not SmallVLAConfig fields."""
     names = {f.name for f in dataclasses.fields(SmallVLAConfig)}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise SFError(f"vla config: unknown field(s) {unknown}; expected a subset of {sorted(names)}")
+        raise SFError(f"{where}: unknown field(s) {unknown}; expected a subset of {sorted(names)}")
+
+
+def config_from_dict(data: dict[str, Any]) -> SmallVLAConfig:
+    """Inverse of `config_to_dict`; unknown keys raise SFError (a checkpoint from another version)."""
+    _check_known(data, "vla config")
     return SmallVLAConfig(**data).validate()
 
 
@@ -146,8 +151,5 @@ def preset(name: str, **overrides: Any) -> SmallVLAConfig:
     """A named preset ("tiny", "demo", "small") with field overrides."""
     if name not in PRESETS:
         raise SFError(f"unknown vla preset {name!r}; expected one of {sorted(PRESETS)}")
-    unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(SmallVLAConfig)})
-    if unknown:
-        raise SFError(f"vla: unknown field(s) {unknown}; expected SmallVLAConfig fields "
-                      f"{[f.name for f in dataclasses.fields(SmallVLAConfig)]}")
+    _check_known(overrides, "vla")
     return PRESETS[name](**overrides)
