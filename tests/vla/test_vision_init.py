@@ -114,3 +114,17 @@ def test_the_shipped_demo_encoder_loads_and_was_pretrained(tokenizer):
     meta = json.loads(path.with_suffix(".json").read_text())
     assert meta["command"].startswith("sf teacher pretrain --teacher vit2d --vla-preset demo")
     assert meta["metrics"]["recon"] < 0.3 * meta["metrics"]["baseline_recon"]
+
+
+def test_the_stem_is_part_of_the_shape(tokenizer, tmp_path):
+    assert vision_init.shipped_name(vision_init.vit_shape(tiny(vit_stem="conv"))) == "vit2d_32px_p8_conv_d64x1"
+    path = _vit2d_file(tmp_path / "patch.safetensors")  # sidecars without vit_stem mean the patch stem
+    meta = json.loads(path.with_suffix(".json").read_text())
+    meta["config"].pop("vit_stem", None)
+    path.with_suffix(".json").write_text(json.dumps(meta))
+    build_policy(tiny(vision_init=str(path)), tokenizer)
+    with pytest.raises(SFError, match="vit_stem=patch, but the policy's ViT has .*vit_stem=conv"):
+        build_policy(tiny(vision_init=str(path), vit_stem="conv"), tokenizer)
+    conv = _vit2d_file(tmp_path / "conv.safetensors", vit_stem="conv")
+    _assert_same(build_policy(tiny(vision_init=str(conv), vit_stem="conv"), tokenizer).vit.state_dict(),
+                 _saved_vit(conv))

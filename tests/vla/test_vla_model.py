@@ -175,3 +175,22 @@ def test_rebuild_from_saved_config_tokenizer_and_weights(tokenizer, make_batch, 
     batch = make_batch(model.config, 2)
     batch["noise"] = torch.randn(2, config.chunk, config.action_dim)
     torch.testing.assert_close(again.predict_action(batch), model.predict_action(batch), rtol=0, atol=0)
+
+
+def test_conv_stem_gives_the_same_token_grid_and_trains(tokenizer, make_batch):
+    model = _model(tokenizer, vit_stem="conv")
+    cfg = model.config
+    convs = [m for m in model.vit.patch.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.stride for c in convs[:-1]] == [(2, 2)] * 3 and convs[-1].kernel_size == (1, 1)  # 32 px / patch 8
+    batch = make_batch(cfg, 2)
+    tokens = model.vit(batch["images"])
+    assert tokens.shape == (2, cfg.views * cfg.grid[0] * cfg.grid[1], cfg.vit_dim)
+    model.train()(batch)["action_loss"].backward()
+    assert convs[0].weight.grad is not None and convs[0].weight.grad.abs().sum() > 0
+
+
+def test_conv_stem_needs_a_power_of_two_patch():
+    with pytest.raises(SFError, match="vit_stem='conv' needs a power-of-2 patch_size"):
+        tiny(image_size=36, patch_size=12, vit_stem="conv")
+    with pytest.raises(SFError, match="vit_stem='bad'"):
+        tiny(vit_stem="bad")

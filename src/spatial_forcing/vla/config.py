@@ -9,6 +9,7 @@ from typing import Any
 from spatial_forcing.utils.errors import SFError
 
 HEADS = ("l1", "flow")
+STEMS = ("patch", "conv")  # vla.vit.STEMS
 ACTION_QUERIES = ("zero", "learned")
 
 
@@ -25,6 +26,8 @@ class SmallVLAConfig:
     vit_depth: int = 4  # ViT transformer blocks
     vit_heads: int = 3  # ViT attention heads; must divide vit_dim
     vit_mlp_ratio: float = 4.0  # ViT MLP hidden = ratio * vit_dim
+    vit_stem: str = "patch"  # pixels -> patch tokens: "patch" (linear patch embedding, as ViTs) or "conv" (3x3
+    # stride-2 conv stack to the same grid, Xiao et al. 2021; patch_size must be a power of 2)
     # vision_init is read when the policy is built, and ignored when an exported policy is loaded (its weights
     # already hold the trained ViT). "shipped" = spatial_forcing/assets/vit2d_<S>px_p<P>_d<dim>x<depth>.*
     vision_init: str = ""  # vit2d weight file to initialise the ViT from; "" = random; "shipped" = assets/
@@ -92,6 +95,10 @@ class SmallVLAConfig:
                           "(rotary embeddings)")
         if self.flow_dim % 2:
             raise SFError(f"vla config: flow_dim={self.flow_dim} must be even (sin/cos time embedding)")
+        if self.vit_stem not in STEMS:
+            raise SFError(f"vla config: vit_stem={self.vit_stem!r}, expected one of {list(STEMS)}")
+        if self.vit_stem == "conv" and self.patch_size & (self.patch_size - 1):
+            raise SFError(f"vla config: vit_stem='conv' needs a power-of-2 patch_size, got {self.patch_size}")
         if not isinstance(self.vision_init, str):
             raise SFError(f"vla config: vision_init={self.vision_init!r}, expected a path, 'shipped' or ''")
         if self.head not in HEADS:

@@ -25,7 +25,9 @@ log = logging.getLogger(__name__)
 KIND = "vit2d"  # the "kind" of a vit2d sidecar (and `sf teacher pretrain --teacher vit2d`)
 SHIPPED = "shipped"  # vision_init value meaning "the file in assets/ for this ViT shape"
 # The SmallVLAConfig fields that fix the ViT's parameters (dropout and init_std do not).
-SHAPE_FIELDS = ("image_size", "patch_size", "views", "vit_dim", "vit_depth", "vit_heads", "vit_mlp_ratio")
+SHAPE_FIELDS = ("image_size", "patch_size", "views", "vit_dim", "vit_depth", "vit_heads", "vit_mlp_ratio",
+                "vit_stem")
+SHAPE_DEFAULTS = {"vit_stem": "patch"}  # what a sidecar written before the field existed means
 
 
 def vit_shape(config: Any) -> dict[str, Any]:
@@ -41,7 +43,8 @@ def describe(shape: dict[str, Any]) -> str:
 def shipped_name(shape: dict[str, Any]) -> str:
     """File stem of the shipped weights for `shape`, e.g. vit2d_64px_p8_d128x2 (heads, MLP ratio and views
     are checked against the sidecar)."""
-    return f"{KIND}_{shape['image_size']}px_p{shape['patch_size']}_d{shape['vit_dim']}x{shape['vit_depth']}"
+    stem = "" if shape.get("vit_stem", "patch") == "patch" else f"_{shape['vit_stem']}"
+    return f"{KIND}_{shape['image_size']}px_p{shape['patch_size']}{stem}_d{shape['vit_dim']}x{shape['vit_depth']}"
 
 
 def assets_dir() -> Path:
@@ -71,7 +74,7 @@ def load_vision_init(vit: nn.Module, spec: str, shape: dict[str, Any]) -> Path:
     if not isinstance(meta, dict) or meta.get("kind") != KIND:
         kind = meta.get("kind") if isinstance(meta, dict) else None
         raise SFError(f"vision_init: {path} holds a {kind!r} model, expected a {KIND!r} ViT")
-    saved = {name: (meta.get("config") or {}).get(name) for name in SHAPE_FIELDS}
+    saved = {name: (meta.get("config") or {}).get(name, SHAPE_DEFAULTS.get(name)) for name in SHAPE_FIELDS}
     if saved != shape:
         raise SFError(f"vision_init: {path} is a ViT with {describe(saved)}, but the policy's ViT has "
                       f"{describe(shape)}")

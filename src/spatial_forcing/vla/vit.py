@@ -1,4 +1,10 @@
-"""Small ViT patch encoder shared across camera views, with a learned per-view embedding."""
+"""Small ViT patch encoder shared across camera views, with a learned per-view embedding.
+
+Two stems turn pixels into one token per patch: "patch" (the ViT's linear patch embedding, a conv with
+kernel = stride = patch size) and "conv" (a stack of 3x3 stride-2 convolutions down to the same grid, then a
+1x1 projection: the convolutional stem of Xiao et al. 2021, "Early convolutions help transformers see better",
+which trains faster and generalises better from few images).
+"""
 
 from __future__ import annotations
 
@@ -10,23 +16,40 @@ from spatial_forcing.vla.blocks import Block, init_weights
 # ImageNet statistics: inputs arrive in [0, 1] and are normalised here, inside the model.
 IMAGE_MEAN = (0.485, 0.456, 0.406)
 IMAGE_STD = (0.229, 0.224, 0.225)
+STEMS = ("patch", "conv")
+
+
+def conv_stem(patch_size: int, dim: int) -> nn.Sequential:
+    """log2(patch_size) blocks of (3x3 conv stride 2, GroupNorm, GELU), widths doubling up to `dim`, then a 1x1
+    conv to `dim`: [N, 3, S, S] -> [N, dim, S/patch, S/patch]. GroupNorm, not BatchNorm: no batch statistics,
+    so training, evaluation and multi-process runs compute the same function."""
+    n = patch_size.bit_length() - 1
+    widths = [max(dim >> (n - i), 16) for i in range(1, n + 1)]
+    layers: list[nn.Module] = []
+    for c_in, c_out in zip([3, *widths[:-1]], widths):
+        layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.GroupNorm(min(8, c_out // 4), c_out), nn.GELU()]
+    return nn.Sequential(*layers, nn.Conv2d(widths[-1], dim, 1))
 
 
 class ViTEncoder(nn.Module):
     """images [B, V, 3, S, S] in [0, 1] -> patch tokens [B, V*h*w, dim], view-major, each grid row-major.
 
-    One encoder (patch conv, learned positional embedding, pre-LN blocks, final LayerNorm) processes every
+    One encoder (stem, learned positional embedding, pre-LN blocks, final LayerNorm) processes every
     view; a learned view embedding is added afterwards so the decoder can tell the views apart.
     """
 
     def __init__(self, image_size: int, patch_size: int, views: int, dim: int, depth: int, heads: int,
-                 mlp_ratio: float = 4.0, dropout: float = 0.0, init_std: float = 0.02) -> None:
+                 mlp_ratio: float = 4.0, dropout: float = 0.0, init_std: float = 0.02,
+                 stem: str = "patch") -> None:
         super().__init__()
         self.image_size = image_size
         self.views = views
         self.grid = (image_size // patch_size, image_size // patch_size)
         num_patches = self.grid[0] * self.grid[1]
-        self.patch = nn.Conv2d(3, dim, kernel_size=patch_size, stride=patch_size)
+        if stem == "conv":
+            self.patch: nn.Module = conv_stem(patch_size, dim)
+        else:
+            self.patch = nn.Conv2d(3, dim, kernel_size=patch_size, stride=patch_size)
         self.pos_embed = nn.Parameter(torch.zeros(1, num_patches, dim))
         self.view_embed = nn.Parameter(torch.zeros(1, views, 1, dim))
         self.drop = nn.Dropout(dropout)
