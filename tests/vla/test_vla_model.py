@@ -194,3 +194,15 @@ def test_conv_stem_needs_a_power_of_two_patch():
         tiny(image_size=36, patch_size=12, vit_stem="conv")
     with pytest.raises(SFError, match="vit_stem='bad'"):
         tiny(vit_stem="bad")
+
+
+def test_sincos_pos_embed_is_fixed_and_not_saved(tokenizer, make_batch):
+    model = _model(tokenizer, vit_pos_embed="sincos")
+    assert not any("pos_embed" in k for k in model.state_dict())
+    assert not any(p is model.vit.pos_embed for p in model.parameters())
+    pe = model.vit.pos_embed[0]
+    assert pe.shape == (16, 64) and pe.std() > 0.3  # unit-scale code, distinct per patch
+    assert torch.cdist(pe, pe).fill_diagonal_(1.0).min() > 0.1
+    model.train()(make_batch(model.config, 2))["action_loss"].backward()
+    with pytest.raises(SFError, match="vit_pos_embed='bad'"):
+        tiny(vit_pos_embed="bad")

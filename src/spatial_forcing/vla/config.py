@@ -10,6 +10,7 @@ from spatial_forcing.utils.errors import SFError
 
 HEADS = ("l1", "flow")
 STEMS = ("patch", "conv")  # vla.vit.STEMS
+POS_EMBEDS = ("learned", "sincos")  # vla.vit.POS_EMBEDS
 ACTION_QUERIES = ("zero", "learned")
 
 
@@ -28,6 +29,8 @@ class SmallVLAConfig:
     vit_mlp_ratio: float = 4.0  # ViT MLP hidden = ratio * vit_dim
     vit_stem: str = "patch"  # pixels -> patch tokens: "patch" (linear patch embedding, as ViTs) or "conv" (3x3
     # stride-2 conv stack to the same grid, Xiao et al. 2021; patch_size must be a power of 2)
+    vit_pos_embed: str = "learned"  # "learned" (ViT: a parameter initialised small) or "sincos" (fixed 2D sin-cos
+    # at unit scale, MAE; vit_dim must be divisible by 4)
     # vision_init is read when the policy is built, and ignored when an exported policy is loaded (its weights
     # already hold the trained ViT). "shipped" = spatial_forcing/assets/vit2d_<S>px_p<P>_d<dim>x<depth>.*
     vision_init: str = ""  # vit2d weight file to initialise the ViT from; "" = random; "shipped" = assets/
@@ -99,6 +102,10 @@ class SmallVLAConfig:
             raise SFError(f"vla config: vit_stem={self.vit_stem!r}, expected one of {list(STEMS)}")
         if self.vit_stem == "conv" and self.patch_size & (self.patch_size - 1):
             raise SFError(f"vla config: vit_stem='conv' needs a power-of-2 patch_size, got {self.patch_size}")
+        if self.vit_pos_embed not in POS_EMBEDS:
+            raise SFError(f"vla config: vit_pos_embed={self.vit_pos_embed!r}, expected one of {list(POS_EMBEDS)}")
+        if self.vit_pos_embed == "sincos" and self.vit_dim % 4:
+            raise SFError(f"vla config: vit_pos_embed='sincos' needs vit_dim divisible by 4, got {self.vit_dim}")
         if not isinstance(self.vision_init, str):
             raise SFError(f"vla config: vision_init={self.vision_init!r}, expected a path, 'shipped' or ''")
         if self.head not in HEADS:

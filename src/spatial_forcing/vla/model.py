@@ -52,7 +52,8 @@ class SmallVLA(nn.Module):
         d = config.llm_dim
         self.vit = ViTEncoder(config.image_size, config.patch_size, config.views, config.vit_dim,
                               config.vit_depth, config.vit_heads, config.vit_mlp_ratio, config.dropout,
-                              config.init_std, stem=config.vit_stem)
+                              config.init_std, stem=config.vit_stem,
+                              pos_embed=config.vit_pos_embed)
         if config.vision_init:  # after the random init, so the other modules' init is the same either way
             load_vision_init(self.vit, config.vision_init, vit_shape(config))
         self.projector = nn.Sequential(nn.Linear(config.vit_dim, d), nn.GELU(), nn.Linear(d, d))

@@ -26,8 +26,8 @@ KIND = "vit2d"  # the "kind" of a vit2d sidecar (and `sf teacher pretrain --teac
 SHIPPED = "shipped"  # vision_init value meaning "the file in assets/ for this ViT shape"
 # The SmallVLAConfig fields that fix the ViT's parameters (dropout and init_std do not).
 SHAPE_FIELDS = ("image_size", "patch_size", "views", "vit_dim", "vit_depth", "vit_heads", "vit_mlp_ratio",
-                "vit_stem")
-SHAPE_DEFAULTS = {"vit_stem": "patch"}  # what a sidecar written before the field existed means
+                "vit_stem", "vit_pos_embed")
+SHAPE_DEFAULTS = {"vit_stem": "patch", "vit_pos_embed": "learned"}  # what a sidecar written before the field existed means
 
 
 def vit_shape(config: Any) -> dict[str, Any]:

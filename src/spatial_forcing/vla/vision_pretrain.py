@@ -33,6 +33,7 @@ class ViT2DConfig:
     vit_heads: int = 2  # ViT attention heads; must divide vit_dim
     vit_mlp_ratio: float = 4.0  # ViT MLP hidden = ratio * vit_dim
     vit_stem: str = "patch"  # "patch" or "conv" (vla.vit.STEMS); a conv stem's receptive field crosses patches
+    vit_pos_embed: str = "learned"  # "learned" or "sincos" (vla.vit.POS_EMBEDS)
     mask_ratio: float = 0.6  # fraction of each view's patches replaced by the mask token
 
     def __post_init__(self) -> None:
@@ -73,7 +74,8 @@ class MaskedViT(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.vit = ViTEncoder(cfg.image_size, cfg.patch_size, cfg.views, cfg.vit_dim, cfg.vit_depth,
-                              cfg.vit_heads, cfg.vit_mlp_ratio, stem=cfg.vit_stem)
+                              cfg.vit_heads, cfg.vit_mlp_ratio, stem=cfg.vit_stem,
+                              pos_embed=cfg.vit_pos_embed)
         self.mask_token = nn.Parameter(torch.zeros(cfg.vit_dim))
         nn.init.trunc_normal_(self.mask_token, std=0.02)
         self.head = nn.Linear(cfg.vit_dim, 3 * cfg.patch_size ** 2)

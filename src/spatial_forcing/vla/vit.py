@@ -11,12 +11,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from spatial_forcing.core.pe import sincos_pe_2d
 from spatial_forcing.vla.blocks import Block, init_weights
 
 # ImageNet statistics: inputs arrive in [0, 1] and are normalised here, inside the model.
 IMAGE_MEAN = (0.485, 0.456, 0.406)
 IMAGE_STD = (0.229, 0.224, 0.225)
 STEMS = ("patch", "conv")
+POS_EMBEDS = ("learned", "sincos")
 
 
 def conv_stem(patch_size: int, dim: int) -> nn.Sequential:
@@ -40,7 +42,7 @@ class ViTEncoder(nn.Module):
 
     def __init__(self, image_size: int, patch_size: int, views: int, dim: int, depth: int, heads: int,
                  mlp_ratio: float = 4.0, dropout: float = 0.0, init_std: float = 0.02,
-                 stem: str = "patch") -> None:
+                 stem: str = "patch", pos_embed: str = "learned") -> None:
         super().__init__()
         self.image_size = image_size
         self.views = views
@@ -50,7 +52,11 @@ class ViTEncoder(nn.Module):
             self.patch: nn.Module = conv_stem(patch_size, dim)
         else:
             self.patch = nn.Conv2d(3, dim, kernel_size=patch_size, stride=patch_size)
-        self.pos_embed = nn.Parameter(torch.zeros(1, num_patches, dim))
+        if pos_embed == "sincos":  # fixed 2D sin-cos at unit scale (MAE): where a patch is, from step 0
+            fixed = sincos_pe_2d(*self.grid, dim, scale=1.0).reshape(1, num_patches, dim).float()
+            self.register_buffer("pos_embed", fixed, persistent=False)
+        else:  # learned, initialised small (ViT): position is learned along with everything else
+            self.pos_embed = nn.Parameter(torch.zeros(1, num_patches, dim))
         self.view_embed = nn.Parameter(torch.zeros(1, views, 1, dim))
         self.drop = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(Block(dim, heads, mlp_ratio, dropout) for _ in range(depth))
@@ -58,7 +64,8 @@ class ViTEncoder(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGE_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGE_STD).view(1, 3, 1, 1), persistent=False)
         self.apply(lambda m: init_weights(m, init_std))
-        nn.init.trunc_normal_(self.pos_embed, std=init_std)
+        if isinstance(self.pos_embed, nn.Parameter):
+            nn.init.trunc_normal_(self.pos_embed, std=init_std)
         nn.init.trunc_normal_(self.view_embed, std=init_std)
 
     @property
