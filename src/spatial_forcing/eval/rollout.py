@@ -5,39 +5,21 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Iterator
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
+from spatial_forcing.eval.config import EvalConfig
+from spatial_forcing.eval.episode import ActFn, play_episode
+from spatial_forcing.eval.parallel import run_parallel
 from spatial_forcing.sim.registry import get_suite
 from spatial_forcing.utils.atomic import write_json
 from spatial_forcing.utils.errors import SFError
 
 log = logging.getLogger(__name__)
-
-# act(observations, instructions) -> [B, chunk, action_dim] executable actions
-ActFn = Callable[[Sequence[dict], Sequence[str]], np.ndarray]
-
-
-@dataclass
-class EvalConfig:
-    env: str = "tabletop"  # suite name (sim.registry)
-    tasks: list[int] = field(default_factory=list)  # task ids; [] = all tasks of the suite
-    init_states: list[int] = field(default_factory=lambda: list(range(10)))  # fixed initial-state ids per task
-    image_size: int = 128  # camera resolution of the env (the policy resizes to its own input size)
-    open_loop_steps: int = 0  # actions executed per predicted chunk; 0 = the whole chunk (OFT)
-    num_steps_wait: int = 0  # steps of `wait_action` after reset (LIBERO protocol: 10)
-    wait_action: list[float] = field(default_factory=lambda: [0, 0, 0, 0, 0, 0, -1])  # dummy action while waiting
-    max_steps: int = 0  # per-episode step limit; 0 = each task's own max_steps
-    seed: int = 7  # torch/numpy seed, re-set per episode from (seed, task, init state)
-    video_dir: str = ""  # write MP4s (agentview | wrist) here; "" = none
-    videos_per_task: int = 1  # how many episodes per task get a video (the first init states listed)
-    workers: int = 1  # episode worker processes (each loads the policy and one env; 1 torch thread each)
-
 
 def _episode_key(task_id: int, init_state: int) -> str:
     return f"{task_id}:{init_state}"
@@ -53,43 +35,6 @@ def _load_done(path: Path) -> dict[str, dict]:
                 continue  # a line cut by a kill: that episode is simply run again
             done[_episode_key(rec["task_id"], rec["init_state"])] = rec
     return done
-
-
-def run_episode(env, act: ActFn, instruction: str, init_state: int, max_steps: int, cfg: EvalConfig,
-                frames: list | None = None) -> tuple[bool, int, dict]:
-    """One episode; returns (success, steps taken after the wait, final info)."""
-    obs, info = env.reset(options={"init_state": init_state})
-    for _ in range(cfg.num_steps_wait):
-        obs, _, _, _, info = env.step(np.asarray(cfg.wait_action, dtype=np.float32))
-    steps = 0
-    while steps < max_steps:
-        chunk = act([obs], [instruction])[0]
-        n = cfg.open_loop_steps or len(chunk)
-        for action in chunk[:n]:
-            obs, _, terminated, truncated, info = env.step(np.clip(action, -1.0, 1.0).astype(np.float32))
-            steps += 1
-            if frames is not None:
-                frames.append(np.concatenate([obs["observation.images.agentview"],
-                                              obs["observation.images.wrist"]], axis=1))
-            if info.get("success") or terminated or truncated or steps >= max_steps:
-                return bool(info.get("success")), steps, info
-    return bool(info.get("success")), steps, info
-
-
-def play_episode(env, act: ActFn, spec, task_id: int, init_state: int, cfg: EvalConfig) -> dict:
-    """Seed, run and record one (task, init state) episode: the JSON line of the episodes log."""
-    seed = cfg.seed * 1_000_003 + task_id * 1009 + init_state
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
-    want_video = bool(cfg.video_dir) and cfg.init_states.index(init_state) < cfg.videos_per_task
-    frames = [] if want_video else None
-    success, steps, info = run_episode(env, act, spec.instruction, init_state, cfg.max_steps or spec.max_steps,
-                                       cfg, frames)
-    if frames:
-        _write_video(Path(cfg.video_dir) / f"{spec.name}_init{init_state}.mp4", frames)
-    subgoals = {k: bool(v) for k, v in info.items() if k != "success" and isinstance(v, (bool, np.bool_))}
-    return {"task_id": task_id, "task": spec.name, "init_state": init_state, "success": success, "steps": steps,
-            "subgoals": subgoals}
 
 
 def _check(cfg: EvalConfig, suite) -> list[int]:
@@ -137,12 +82,10 @@ def evaluate(act: ActFn | str | Path, cfg: EvalConfig, out_json: str | Path, lab
     if cfg.workers > 1 and todo:
         if callable(act):
             raise SFError("evaluate: workers > 1 needs an exported policy directory, not an action function")
-        from spatial_forcing.eval.parallel import run_parallel
-
         records = run_parallel(str(act), cfg, todo)
     else:
         if not callable(act):
-            from spatial_forcing.eval.policy import LoadedPolicy
+            from spatial_forcing.eval.policy import LoadedPolicy  # the model code, only for a directory
 
             act = LoadedPolicy.load(act).act
         records = _inline(act, cfg, suite, todo)
@@ -165,14 +108,3 @@ def evaluate(act: ActFn | str | Path, cfg: EvalConfig, out_json: str | Path, lab
               "wall_s_this_run": round(time.time() - t0, 1), "config": asdict(cfg)}
     write_json(out_json, result)
     return result
-
-
-def _write_video(path: Path, frames: list) -> None:
-    import imageio.v2 as imageio
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.mp4")
-    with imageio.get_writer(tmp, fps=20, macro_block_size=1) as writer:
-        for frame in frames:
-            writer.append_data(frame)
-    tmp.replace(path)
