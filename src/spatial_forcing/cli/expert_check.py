@@ -17,18 +17,11 @@ from tqdm import tqdm
 
 from spatial_forcing.utils.atomic import write_json
 from spatial_forcing.utils.errors import SFError
+from spatial_forcing.utils.int_ranges import format_int_ranges, int_ranges_type
 
 log = logging.getLogger(__name__)
 
 Result = tuple[int, int, bool, int]  # (task_id, init_state, success, steps)
-
-
-def parse_range(text: str) -> tuple[int, int]:
-    """'A-B' (inclusive) or 'A' -> (A, B): the same syntax and checks as `sf generate --init-states`."""
-    from spatial_forcing.data.generate import parse_range as parse_states
-
-    states = parse_states(text)
-    return states[0], states[-1]
 
 
 def run_episode(env, expert, init_state: int, max_steps: int, task_id: int = 0) -> tuple[bool, int]:
@@ -76,7 +69,7 @@ def make_jobs(env_name: str, tasks: list[int], states: list[int],
     return [(env_name, t, states[k:k + size]) for t in tasks for k in range(0, len(states), size)]
 
 
-def summarise(results: list[Result], names: list[str], tasks: list[int], init_range: str) -> dict:
+def summarise(results: list[Result], names: list[str], tasks: list[int], init_states: str) -> dict:
     """The JSON report: success per task, the minimum, episode count, mean steps of successful episodes."""
     per_task, mean_steps = {}, {}
     for t in tasks:
@@ -85,7 +78,7 @@ def summarise(results: list[Result], names: list[str], tasks: list[int], init_ra
         ok = [r[3] for r in rows if r[2]]
         mean_steps[names[t]] = float(np.mean(ok)) if ok else None
     return {"per_task": per_task, "min_success": min(per_task.values()) if per_task else 0.0,
-            "episodes": len(results), "init_states": init_range, "mean_steps_success": mean_steps}
+            "episodes": len(results), "init_states": init_states, "mean_steps_success": mean_steps}
 
 
 def main(args: argparse.Namespace) -> int:
@@ -93,15 +86,15 @@ def main(args: argparse.Namespace) -> int:
 
     suite = get_suite(args.env)
     names = [t.name for t in suite.tasks]
-    tasks = list(range(len(names))) if args.tasks is None else [int(t) for t in args.tasks.split(",")]
+    tasks = list(range(len(names))) if args.tasks is None else args.tasks
     if any(not 0 <= t < len(names) for t in tasks):
-        raise SFError(f"--tasks {args.tasks!r}: expected comma-separated ids in 0..{len(names) - 1}")
+        raise SFError(f"--tasks {format_int_ranges(tasks)}: expected ids in 0..{len(names) - 1}")
     n_states = min(suite.num_init_states(t) for t in tasks)
-    lo, hi = parse_range(args.init_states) if args.init_states else (0, n_states - 1)
-    if hi >= n_states:
-        raise SFError(f"--init-states {args.init_states!r}: {args.env} has only {n_states} initial states "
-                      "per task")
-    states = list(range(lo, hi + 1))[: args.episodes_per_task]
+    states = list(range(n_states)) if args.init_states is None else args.init_states
+    if any(i >= n_states for i in states):
+        raise SFError(f"--init-states {format_int_ranges(states)}: {args.env} has only {n_states} initial "
+                      "states per task")
+    states = states[: args.episodes_per_task]
     if args.workers < 1:
         raise SFError(f"--workers {args.workers}: expected >= 1")
     jobs = make_jobs(args.env, tasks, states, args.workers)
@@ -119,7 +112,7 @@ def main(args: argparse.Namespace) -> int:
                 results += chunk
                 bar.update(len(chunk))
     bar.close()
-    report = summarise(results, names, tasks, f"{states[0]}-{states[-1]}")
+    report = summarise(results, names, tasks, format_int_ranges(states))
     report["env"], report["seconds"] = args.env, round(time.time() - start, 1)
     write_json(args.out, report)
     width = max(len(n) for n in names)
@@ -137,8 +130,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("expert-check", help="success rate of a suite's scripted expert (no cameras)")
     parser.add_argument("--env", required=True, help="suite name, e.g. tabletop or libero_spatial")
     parser.add_argument("--out", required=True, help="JSON report path (written atomically)")
-    parser.add_argument("--init-states", default=None, help="inclusive range 'A-B' (default: all)")
+    parser.add_argument("--init-states", default=None, type=int_ranges_type(),
+                        help="initial states A-B (both included) or a list (0-4,7); default: all")
     parser.add_argument("--episodes-per-task", type=int, default=None, help="use only the first K states")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    parser.add_argument("--tasks", default=None, help="comma-separated task ids (default: all)")
+    parser.add_argument("--tasks", default=None, type=int_ranges_type(),
+                        help="task ids, e.g. 1,5 or 0-3 (default: all)")
     parser.set_defaults(func=main)
