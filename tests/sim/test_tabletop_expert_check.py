@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from spatial_forcing.cli.expert_check import make_jobs
 from spatial_forcing.cli.main import main
+from spatial_forcing.sim.expert_check import check_expert, make_jobs
 
 
 def test_expert_check_json(tmp_path, capsys):
@@ -28,3 +28,9 @@ def test_expert_check_bad_range(tmp_path, capsys):
 def test_jobs():
     jobs = make_jobs("tabletop", [0, 1], list(range(10)), workers=4)
     assert len(jobs) == 4 and sorted(i for j in jobs for i in j[2]) == sorted(list(range(10)) * 2)
+
+
+def test_check_expert_is_a_library_call():
+    report = check_expert("tabletop", tasks=[1], init_states=[3, 5], episodes_per_task=1)
+    assert report["episodes"] == 1 and report["init_states"] == "3"
+    assert report["per_task"] == {"right_of_cylinder": 1.0} and report["max_steps"]["right_of_cylinder"] > 0
