@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("MUJOCO_GL", "egl")  # before mujoco is imported
+import pytest
+
+os.environ.setdefault("MUJOCO_GL", "egl")  # before mujoco is imported (LIBERO imports it too)
+pytest.importorskip("libero.libero", reason="LIBERO is the [libero] extra")
 
 import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
-import pytest  # noqa: E402
 
 from spatial_forcing.sim.libero.render import CameraRenderer  # noqa: E402
 from spatial_forcing.sim.registry import get_suite  # noqa: E402

@@ -8,6 +8,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from spatial_forcing.data.video import VideoEncoder
 from spatial_forcing.eval.config import EvalConfig
 
 # act(observations, instructions) -> [B, chunk, action_dim] executable actions
@@ -54,11 +55,16 @@ def play_episode(env, act: ActFn, spec, task_id: int, init_state: int, cfg: Eval
 
 
 def write_video(path: Path, frames: list) -> None:
-    import imageio.v2 as imageio
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.mp4")
-    with imageio.get_writer(tmp, fps=VIDEO_FPS, macro_block_size=1) as writer:
+    """H.264 MP4 of uint8 [H, W, 3] frames with the project's one video encoder (PyAV), written under a
+    temporary name first so that a killed run leaves no half video under the final name."""
+    h, w = np.asarray(frames[0]).shape[:2]
+    # yuv420p halves the chroma resolution, so H.264 needs even sides: odd ones get one more edge pixel
+    pad = ((0, h % 2), (0, w % 2), (0, 0))
+    tmp = path.with_suffix(".tmp.mp4")  # the suffix tells the muxer the container
+    encoder = VideoEncoder(tmp, VIDEO_FPS, h + h % 2, w + w % 2)
+    try:
         for frame in frames:
-            writer.append_data(frame)
+            encoder.add(np.pad(frame, pad, mode="edge"))
+    finally:
+        encoder.close()
     tmp.replace(path)
