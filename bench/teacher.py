@@ -91,7 +91,7 @@ def write_dataset(root: Path, episodes: int = 8, frames: int = 24, size: int = 6
 
 def mini_teacher():
     """mini3d with the shipped weights when present, else seeded random weights (same cost either way)."""
-    from spatial_forcing.teachers.mini3d import shipped_weights
+    from spatial_forcing.teachers.mini import shipped_weights
     from spatial_forcing.teachers.registry import build_teacher
 
     if shipped_weights("mini3d").is_file():

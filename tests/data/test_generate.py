@@ -110,9 +110,7 @@ def test_cli_generate(tmp_path, capsys):
     assert not (tmp_path / "g.work").exists()
 
 
-def test_init_state_ranges_include_both_ends_like_expert_check():
-    from spatial_forcing.data.generate import parse_range
-
-    assert parse_range("5-39") == range(5, 40) and parse_range("7") == range(7, 8) and parse_range(None) is None
-    with pytest.raises(SFError, match="both included"):
-        parse_range("9-3")
+def test_init_states_text_is_read_by_the_shared_parser(tmp_path):
+    with pytest.raises(SFError, match=r"^--init-states '9-3': 9-3 is a reversed range"):
+        generate_dataset(SPEC, tmp_path / "g", 1, init_states="9-3")
+    assert not (tmp_path / "g").exists()

@@ -1,6 +1,7 @@
 """Evaluation in worker processes gives the same episodes as one process, and resumes the same way."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -54,3 +55,18 @@ def test_workers_need_a_policy_directory(tmp_path):
     with pytest.raises(SFError, match="exported policy directory"):
         evaluate(lambda obs, ins: np.zeros((1, 4, 7)), EvalConfig(env="tabletop", tasks=[0], init_states=[0],
                                                                    workers=2), tmp_path / "e.json")
+
+
+def test_cli_refuses_another_policy_into_the_same_out(policy_dir, tmp_path, capsys):
+    from spatial_forcing.cli.main import main
+
+    other = tmp_path / "other"
+    shutil.copytree(policy_dir, other)
+    (other / "NOTES.txt").write_text("a copy")  # the same model, but other files: another policy
+    args = ["--out", str(tmp_path / "e.json"), "--tasks", "0", "--init-states", "0", "--image-size", "32",
+            "--max-steps", "2"]
+    assert main(["eval", "tabletop", "--policy", str(policy_dir), *args]) == 0
+    capsys.readouterr()
+    assert main(["eval", "tabletop", "--policy", str(other), *args]) == 2
+    err = capsys.readouterr().err
+    assert "holds episodes of another policy" in err and len(err.strip().splitlines()) == 1

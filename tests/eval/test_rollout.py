@@ -3,6 +3,8 @@ import json
 import numpy as np
 import pytest
 
+from spatial_forcing.data.video import decode_video
+from spatial_forcing.eval.episode import write_video
 from spatial_forcing.eval.rollout import EvalConfig, evaluate
 from spatial_forcing.utils.errors import SFError
 
@@ -48,11 +50,19 @@ def test_chunk_is_executed_open_loop_and_videos_are_written(tmp_path):
     assert policy.calls == 3  # ceil(10 / 4) predictions for 10 steps
     assert res["per_task"] == {"left_of_cylinder": 0.0}
     videos = list((tmp_path / "videos").glob("*.mp4"))
-    assert len(videos) == 1 and videos[0].stat().st_size > 0
+    assert len(videos) == 1 and decode_video(videos[0], fps=20).shape == (10, 32, 64, 3)  # agentview | wrist
     policy = CountingPolicy(chunk=4)
     evaluate(policy, EvalConfig(env="tabletop", tasks=[0], init_states=[3], image_size=32, max_steps=10,
                                 open_loop_steps=1), tmp_path / "e1.json")
     assert policy.calls == 10  # re-planning every step
+
+
+def test_videos_of_odd_sizes_are_padded_to_even_h264(tmp_path):
+    frames = [np.full((33, 66, 3), 40 * i, np.uint8) for i in range(5)]
+    write_video(tmp_path / "v.mp4", frames)
+    out = decode_video(tmp_path / "v.mp4", fps=20)
+    assert out.shape == (5, 34, 66, 3) and abs(int(out[4, 10, 10, 0]) - 160) <= 3
+    assert [p.name for p in tmp_path.iterdir()] == ["v.mp4"]  # the temporary file was renamed
 
 
 def test_bad_init_state_is_a_clear_error(tmp_path):

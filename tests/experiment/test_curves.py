@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from spatial_forcing.experiment.curves import convergence, seed_band, steps_to_reach
+from spatial_forcing.experiment.curves import convergence, read_metrics, seed_band, series, steps_to_reach
 
 
 def test_seed_band_uses_the_steps_every_seed_logged():
@@ -30,3 +30,9 @@ def test_convergence_without_reference_curve_or_with_zero_target():
     assert convergence({"baseline": None}, "baseline")["target"] is None
     zero = convergence({"baseline": seed_band([{5: 0.0, 10: 0.0}])}, "baseline")
     assert zero["reference_steps"] == 5 and "final success is 0" in zero["note"]
+
+
+def test_metrics_of_a_killed_run_are_read_without_the_torn_line(tmp_path):
+    (tmp_path / "metrics.jsonl").write_text('{"step": 2, "eval/success": 0.5}\n{"step": 4, "eval/succ')
+    assert series(read_metrics(tmp_path), "eval/success") == {2: 0.5}
+    assert read_metrics(tmp_path / "missing") == []

@@ -14,7 +14,6 @@ from spatial_forcing.cli.main import main
 TINY = Path(__file__).parents[2] / "configs" / "experiments" / "tiny.json"
 
 
-@pytest.mark.slow
 def test_tiny_plan_end_to_end_then_skip_and_resume(tmp_path, capsys):
     out = tmp_path / "exp"
     assert main(["experiment", str(TINY), "--out", str(out), "--jobs", "2"]) == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from spatial_forcing.cli.expert_check import run_episode
+from spatial_forcing.sim.expert_check import run_episode
 
 
 def test_expert_succeeds_on_every_task(suite):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("MUJOCO_GL", "egl")  # before mujoco is imported
+import pytest
+
+os.environ.setdefault("MUJOCO_GL", "egl")  # before mujoco is imported (LIBERO imports it too)
+pytest.importorskip("libero.libero", reason="LIBERO is the [libero] extra")
 
 import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
-import pytest  # noqa: E402
 
 from spatial_forcing.sim.libero.render import CameraRenderer  # noqa: E402
 from spatial_forcing.sim.registry import get_suite  # noqa: E402
@@ -160,7 +162,7 @@ def test_spatial_expert_keeps_the_wrist_in_range_at_the_workspace_edge():
     """Task 1, init state 11: the bowl sits at the left edge and the chosen rim side needs a quarter turn
     of the fingers; turning the short way ran the last arm joint into its limit (the arm stalled short
     of the grasp). The expert must turn the way that keeps the joint in range, and succeed."""
-    from spatial_forcing.cli.expert_check import run_episode
+    from spatial_forcing.sim.expert_check import run_episode
 
     suite = get_suite("libero_spatial")
     env = suite.make_env(1, cameras=False)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 
-os.environ.setdefault("MUJOCO_GL", "egl")  # before mujoco is imported
+import pytest
+
+os.environ.setdefault("MUJOCO_GL", "egl")  # before mujoco is imported (LIBERO imports it too)
+pytest.importorskip("libero.libero", reason="LIBERO is the [libero] extra")
 
 import numpy as np  # noqa: E402
-import pytest  # noqa: E402
 
 from spatial_forcing.eval.rollout import EvalConfig, evaluate  # noqa: E402
 

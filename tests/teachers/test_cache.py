@@ -17,7 +17,7 @@ from spatial_forcing.data.reader import LeRobotDatasetReader
 from spatial_forcing.teachers.cache import FeatureCache, chunk_name, read_manifest
 from spatial_forcing.teachers.cache_build import build_cache
 from spatial_forcing.teachers.cache_key import cache_key, weights_sha256
-from spatial_forcing.teachers.mini3d import save_weights
+from spatial_forcing.teachers.mini import save_weights
 from spatial_forcing.teachers.registry import build_teacher
 from spatial_forcing.utils.errors import SFError
 

@@ -11,7 +11,7 @@ import torch
 from spatial_forcing.core.config import AlignConfig
 from spatial_forcing.data.augment import crop_boxes, crop_features
 from spatial_forcing.data.chunk_dataset import ChunkDataset
-from spatial_forcing.teachers.mini3d import save_weights
+from spatial_forcing.teachers.mini import save_weights
 from spatial_forcing.teachers.registry import build_teacher
 from spatial_forcing.train.config import TrainConfig
 from spatial_forcing.train.loop import train

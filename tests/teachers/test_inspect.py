@@ -16,7 +16,7 @@ from spatial_forcing.data.reader import LeRobotDatasetReader
 from spatial_forcing.data.writer import LeRobotWriter
 from spatial_forcing.teachers.cache_build import build_cache
 from spatial_forcing.teachers.inspect import format_report, inspect_teacher, select_episodes
-from spatial_forcing.teachers.mini3d import save_weights
+from spatial_forcing.teachers.mini import save_weights
 from spatial_forcing.teachers.registry import build_teacher
 from spatial_forcing.utils.errors import SFError
 

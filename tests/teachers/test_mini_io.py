@@ -10,7 +10,8 @@ import torch
 
 from spatial_forcing.teachers.blocks import MiniConfig
 from spatial_forcing.teachers.mini2d import Mini2D
-from spatial_forcing.teachers.mini3d import Mini3D, load_model, save_weights
+from spatial_forcing.teachers.mini import load_model, save_weights
+from spatial_forcing.teachers.mini3d import Mini3D
 from spatial_forcing.teachers.registry import build_teacher
 from spatial_forcing.utils.errors import SFError
 
@@ -25,7 +26,7 @@ def test_round_trip_fp32_exact(tmp_path, cls):
     save_weights(model, path, extra={"metrics": {"x": 1.0}})
     meta = json.loads(path.with_suffix(".json").read_text())
     assert meta["kind"] == cls.kind and meta["config"]["dim"] == 32 and meta["metrics"] == {"x": 1.0}
-    loaded = load_model(path, cls.kind)
+    loaded = load_model(path, cls)
     for (k, a), (k2, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
         assert k == k2 and torch.equal(a, b)
     x = torch.rand(1, 2, 3, 32, 32)

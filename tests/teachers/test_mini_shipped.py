@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from spatial_forcing.teachers.mini3d import shipped_weights
+from spatial_forcing.teachers.mini import shipped_weights
 from spatial_forcing.teachers.pretrain.evaluate import eval_mini2d, eval_mini3d, mean_depth_map
 from spatial_forcing.teachers.pretrain.loop import tensors
 from spatial_forcing.teachers.pretrain.losses import mini2d_loss

@@ -8,7 +8,8 @@ import torch
 
 from spatial_forcing.teachers.pretrain.evaluate import depth_errors, mean_depth_map
 from spatial_forcing.teachers.pretrain.losses import geometry_targets
-from spatial_forcing.teachers.pretrain.renders import RenderSet, get_renders
+from spatial_forcing.teachers.pretrain.render_set import RenderSet
+from spatial_forcing.teachers.pretrain.renders import get_renders
 from spatial_forcing.teachers.pretrain.synthetic import render_synthetic
 from spatial_forcing.utils.errors import SFError
 

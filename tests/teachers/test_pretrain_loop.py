@@ -13,9 +13,9 @@ from safetensors.torch import load_file
 import spatial_forcing.teachers.pretrain.loop as loop
 from spatial_forcing.cli.main import main as sf_main
 from spatial_forcing.teachers.blocks import MiniConfig
-from spatial_forcing.teachers.mini3d import load_model
-from spatial_forcing.teachers.pretrain.loop import (PretrainConfig, compute_losses, make_model, pretrain,
-                                                    tensors)
+from spatial_forcing.teachers.mini import load_model
+from spatial_forcing.teachers.pretrain.loop import (MODELS, PretrainConfig, compute_losses, make_model,
+                                                    pretrain, tensors)
 from spatial_forcing.teachers.pretrain.synthetic import render_synthetic
 from spatial_forcing.utils.errors import SFError
 from spatial_forcing.vla.config import tiny
@@ -55,7 +55,7 @@ def test_tiny_run_decreases_loss(tmp_path, renders, teacher):
     cfg = _cfg(teacher, 40, ckpt_every=40)
     metrics = pretrain(cfg, renders, tmp_path)
     before = _train_loss(make_model(cfg, tensors(renders.subset(slice(0, 16)))), cfg, renders)
-    after = _train_loss(load_model(tmp_path / "checkpoint.safetensors", teacher), cfg, renders)
+    after = _train_loss(load_model(tmp_path / "checkpoint.safetensors", MODELS[teacher][0]), cfg, renders)
     assert after < 0.8 * before
     meta = json.loads((tmp_path / f"{teacher}.json").read_text())
     assert meta["steps"] == 40 and meta["metrics"] == pytest.approx(metrics)

@@ -14,7 +14,7 @@ from spatial_forcing.core.diagnostics import position_diagnostics
 from spatial_forcing.core.target_norm import FeatureStatsAccumulator
 from spatial_forcing.core.targets import build_targets
 from spatial_forcing.data.chunk_dataset import ChunkDataset
-from spatial_forcing.teachers.mini3d import save_weights
+from spatial_forcing.teachers.mini import save_weights
 from spatial_forcing.teachers.registry import build_teacher
 from spatial_forcing.train.config import TrainConfig
 from spatial_forcing.train.loop import train

@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from spatial_forcing.eval.policy import LoadedPolicy
 from spatial_forcing.teachers.blocks import MiniConfig
 from spatial_forcing.teachers.mini2d import Mini2D
-from spatial_forcing.teachers.mini3d import save_weights
+from spatial_forcing.teachers.mini import save_weights
 from spatial_forcing.train.checkpoint import export_policy
 from spatial_forcing.utils.errors import SFError
 from spatial_forcing.vla import vision_init

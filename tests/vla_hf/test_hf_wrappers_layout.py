@@ -15,13 +15,12 @@ from spatial_forcing.vla.hf import HFSpatialForcing, get_adapter, layout_from_in
 
 @pytest.mark.parametrize("family", ["paligemma", "prismatic"])
 def test_hooks_fire_through_a_peft_lora_wrapper(family):
-    from peft import LoraConfig, get_peft_model
-
+    peft = pytest.importorskip("peft", reason="peft is a test-only dependency (the [dev] extra)")
     case = build_case(family)
     with torch.no_grad():
         reference = case.hidden_states()
-    wrapped = get_peft_model(case.model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear",
-                                                    init_lora_weights="gaussian"))
+    wrapped = peft.get_peft_model(case.model, peft.LoraConfig(r=4, lora_alpha=8, target_modules="all-linear",
+                                                              init_lora_weights="gaussian"))
     adapter = get_adapter(wrapped)
     assert adapter.family == family
     path = adapter.layer_path(2)

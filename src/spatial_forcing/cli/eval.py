@@ -28,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from spatial_forcing.eval.episode_log import policy_digest
     from spatial_forcing.eval.policy import LoadedPolicy
     from spatial_forcing.eval.rollout import evaluate
 
@@ -48,7 +49,9 @@ def run(args: argparse.Namespace) -> int:
         values["env"] = env
     cfg = build_config(EvalConfig, values)
     policy = LoadedPolicy.load(policy_dir)  # also checks the directory before any worker starts
-    result = evaluate(policy_dir if cfg.workers > 1 else policy.act, cfg, out, label=str(policy_dir))
+    # the episodes log is keyed on the policy's files, also when its loaded action function is passed
+    result = evaluate(policy_dir if cfg.workers > 1 else policy.act, cfg, out, label=str(policy_dir),
+                      policy_key=policy_digest(policy_dir))
     print(json.dumps({"success_rate": result["success_rate"], "per_task": result["per_task"]}, indent=2))
     return 0
 

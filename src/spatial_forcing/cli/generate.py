@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from spatial_forcing.utils.int_ranges import int_ranges_type
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("generate", help="generate expert demonstrations as a LeRobot v3 dataset")
@@ -13,12 +15,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--episodes-per-task", type=int, required=True, help="successful demos per task")
     parser.add_argument("--image-size", type=int, default=128, help="rendered image side in pixels")
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
-    parser.add_argument("--init-states", default=None,
-                        help="use the suite's fixed initial states A-B (both included), in order; "
-                             "default: seeded random layouts (tabletop: disjoint from its evaluation states)")
+    parser.add_argument("--init-states", default=None, type=int_ranges_type(),
+                        help="use the suite's fixed initial states A-B (both included) or a list (0-4,7), "
+                             "in order; default: seeded random layouts (tabletop: disjoint from its evaluation states)")
     parser.add_argument("--max-attempts", type=int, default=None,
                         help="random layouts tried per task at most (default 3 x episodes-per-task + 5)")
-    parser.add_argument("--tasks", default=None, help="comma-separated task ids; default: all")
+    parser.add_argument("--tasks", default=None, type=int_ranges_type(),
+                        help="task ids, e.g. 0,1,2 or 0-3; default: all")
     parser.add_argument("--seed", type=int, default=0, help="base seed of the episodes")
     parser.add_argument("--action-noise", type=float, default=0.0,
                         help="DART: size (action units) of random pushes of the executed position actions; "
@@ -33,16 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spatial_forcing.data.generate import generate_dataset, parse_range
-    from spatial_forcing.utils.errors import SFError
+    from spatial_forcing.data.generate import generate_dataset
 
-    try:
-        tasks = None if args.tasks is None else [int(t) for t in args.tasks.split(",") if t.strip()]
-    except ValueError:
-        raise SFError(f"--tasks {args.tasks!r}: expected comma-separated integers, e.g. 0,1,2") from None
     result = generate_dataset(args.env, args.out, args.episodes_per_task, image_size=args.image_size,
-                              init_states=parse_range(args.init_states), workers=args.workers, seed=args.seed,
-                              tasks=tasks, keep_work=args.keep_work, max_attempts=args.max_attempts,
+                              init_states=args.init_states, workers=args.workers, seed=args.seed,
+                              tasks=args.tasks, keep_work=args.keep_work, max_attempts=args.max_attempts,
                               action_noise=args.action_noise, noise_rate=args.noise_rate,
                               record_geometry=args.record_geometry)
     tried, ok = sum(result.attempts.values()), sum(result.successes.values())

@@ -28,6 +28,7 @@ from spatial_forcing.data.demos import (Item, close_envs, load_rollout, load_sui
 from spatial_forcing.data.writer import LeRobotWriter
 from spatial_forcing.utils.atomic import write_json
 from spatial_forcing.utils.errors import SFError
+from spatial_forcing.utils.int_ranges import parse_int_ranges
 
 log = logging.getLogger(__name__)
 
@@ -47,20 +48,6 @@ class GenerateResult:
     chosen: dict[int, list[int]] = field(default_factory=dict)  # task_id -> slots written, in episode order
     seeds: dict[int, list[int]] = field(default_factory=dict)  # task_id -> reset seed of each written episode
     seconds: float = 0.0  # wall time of this run
-
-
-def parse_range(text: str | None) -> range | None:
-    """'A-B' -> range(A, B + 1) (both included, as `sf expert-check` and `sf eval`); 'A' -> [A]; None -> None."""
-    if text is None:
-        return None
-    try:
-        lo, _, hi = text.partition("-")
-        lo, hi = int(lo), int(hi) if hi else int(lo)
-    except ValueError:
-        lo = hi = -1
-    if lo < 0 or hi < lo:
-        raise SFError(f"--init-states {text!r}: expected A-B with 0 <= A <= B (both included), e.g. 5-39")
-    return range(lo, hi + 1)
 
 
 def _episode_seed(seed: int, task_id: int, slot: int) -> int:
@@ -100,7 +87,8 @@ def generate_dataset(suite_name: str, out_root: str | Path, episodes_per_task: i
     """Generate `episodes_per_task` successful expert demonstrations per task into `out_root`.
 
     `suite_name` is a registry name or "module:factory"; `tasks` restricts task ids. Initial conditions:
-      - `init_states` given (e.g. range(0, 50) or "0-50"): the suite's fixed initial states, tried in order;
+      - `init_states` given (e.g. range(0, 50) or "0-49", both ends included): the suite's fixed initial
+        states, tried in order;
       - `init_states=None`: layouts drawn by the suite from the episode seed (`env.reset(seed=...)` without
         an init_state; for the tabletop these are disjoint from its fixed evaluation states). At most
         `max_attempts` per task (default 3 x episodes_per_task + 5) are tried.
@@ -118,8 +106,8 @@ def generate_dataset(suite_name: str, out_root: str | Path, episodes_per_task: i
         raise SFError(f"output {out_root} already exists; choose another --out or remove it")
     if episodes_per_task < 1:
         raise SFError(f"--episodes-per-task must be >= 1, got {episodes_per_task}")
-    if isinstance(init_states, str):
-        init_states = parse_range(init_states)
+    if isinstance(init_states, str):  # as a plan or the command line writes it
+        init_states = parse_int_ranges(init_states, "--init-states")
     suite = load_suite(suite_name)
     if record_geometry and not getattr(suite, "supports_geometry", False):
         raise SFError(f"--record-geometry: suite {suite.name!r} does not render segmentation and camera "

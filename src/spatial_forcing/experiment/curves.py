@@ -7,24 +7,17 @@ and episodes as every point of every curve (the final `eval.json` uses the plan'
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Sequence
+
+from spatial_forcing.utils.jsonl import read_jsonl
 
 TOLERANCE = 1e-9  # seed means of rates are sums of floats: 0.1 + 0.2 must reach 0.3
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
     """Rows of RUN/metrics.jsonl ([] if absent); a line cut by a kill is skipped."""
-    path = Path(run_dir) / "metrics.jsonl"
-    rows = []
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return rows
+    return list(read_jsonl(Path(run_dir) / "metrics.jsonl"))
 
 
 def series(rows: list[dict], key: str) -> dict[int, float]:

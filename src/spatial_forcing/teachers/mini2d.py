@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from spatial_forcing.teachers.blocks import AlternatingBackbone, MiniConfig, UnpatchifyHead
-from spatial_forcing.teachers.mini3d import MiniTeacher, build_mini
+from spatial_forcing.teachers.mini import MiniTeacher, build_mini
 
 
 class Mini2D(nn.Module):
@@ -50,4 +50,4 @@ class Mini2D(nn.Module):
 
 def build(weights: str | Path | None = None, **kw: Any) -> MiniTeacher:
     """The mini2d teacher (registry factory)."""
-    return build_mini("mini2d", weights, **kw)
+    return build_mini(Mini2D, weights, **kw)

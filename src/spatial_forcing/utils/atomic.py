@@ -31,10 +31,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp_path.unlink()
 
 
-def write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Write `obj` as indented JSON, atomically."""
+def write_json(path: str | os.PathLike, obj: Any, allow_nan: bool = True) -> None:
+    """Write `obj` as indented JSON, atomically. `allow_nan=False` refuses NaN/Inf (ValueError), which
+    Python writes and reads but strict JSON readers reject."""
+    text = json.dumps(obj, indent=2, sort_keys=False, allow_nan=allow_nan) + "\n"
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+        tmp.write_text(text)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

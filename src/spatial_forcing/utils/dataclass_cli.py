@@ -14,6 +14,7 @@ import typing
 from typing import Any
 
 from spatial_forcing.utils.errors import SFError
+from spatial_forcing.utils.int_ranges import int_ranges_type
 
 _FIELD_COMMENT = re.compile(r"^\s*(\w+)\s*:.*?#\s*(.+)$")
 
@@ -33,18 +34,6 @@ def _parse_bool(text: str) -> bool:
     if value in ("0", "false", "no", "off"):
         return False
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-
-
-def _parse_int_list(text: str) -> list[int]:
-    """'1,2,5' or '0-9' or '0-4,7' -> list of ints; '' -> []."""
-    out: list[int] = []
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        if "-" in part[1:]:
-            lo, hi = part.split("-", 1)
-            out.extend(range(int(lo), int(hi) + 1))
-        else:
-            out.append(int(part))
-    return out
 
 
 def _parse_str_list(text: str) -> list[str]:
@@ -67,8 +56,8 @@ def _parser_for(tp: Any):
         return tp, tp.__name__.upper()
     if origin is list:
         (inner,) = typing.get_args(tp)
-        if inner is int:
-            return _parse_int_list, "INTS"
+        if inner is int:  # ids: '1,2,5', '0-9', '0-4,7'; '' = [] (the field says what empty means)
+            return int_ranges_type(allow_empty=True), "INTS"
         return (_parse_float_list, "FLOATS") if inner is float else (_parse_str_list, "LIST")
     if origin is dict:
         return json.loads, "JSON"

@@ -18,10 +18,11 @@ from tqdm import tqdm
 
 from spatial_forcing.teachers.blocks import MiniConfig
 from spatial_forcing.teachers.mini2d import Mini2D
-from spatial_forcing.teachers.mini3d import Mini3D, save_weights
+from spatial_forcing.teachers.mini import save_weights
+from spatial_forcing.teachers.mini3d import Mini3D
 from spatial_forcing.teachers.pretrain.evaluate import eval_mini2d, eval_mini3d, eval_vit2d, mean_depth_map
 from spatial_forcing.teachers.pretrain.losses import geometry_targets, mini2d_loss, mini3d_loss
-from spatial_forcing.teachers.pretrain.renders import RenderSet
+from spatial_forcing.teachers.pretrain.render_set import RenderSet
 from spatial_forcing.utils.atomic import atomic_path, write_json
 from spatial_forcing.utils.errors import SFError
 from spatial_forcing.vla.vision_pretrain import MaskedViT, ViT2DConfig

@@ -12,7 +12,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 import mujoco  # noqa: E402
 
-from spatial_forcing.teachers.pretrain.renders import RenderSet  # noqa: E402
+from spatial_forcing.teachers.pretrain.render_set import RenderSet  # noqa: E402
 
 TABLE_Z = 0.4  # height of the table top (m)
 MAX_OBJECTS = 6  # primitives pre-declared in the XML; unused ones are parked below the floor
