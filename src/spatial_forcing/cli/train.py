@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from spatial_forcing.train.checkpoint import read_json
 from spatial_forcing.train.config import TrainConfig
 from spatial_forcing.utils.dataclass_cli import add_dataclass_args, build_config, overrides_from_args
 from spatial_forcing.utils.errors import SFError
+from spatial_forcing.utils.json_file import read_json
 from spatial_forcing.utils.merge import deep_merge
 
 

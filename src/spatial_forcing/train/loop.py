@@ -16,8 +16,7 @@ from tqdm import tqdm
 from spatial_forcing.core.spatial_forcing import SpatialForcing
 from spatial_forcing.data.augment import augment_batch
 from spatial_forcing.data.chunk_dataset import ChunkDataset
-from spatial_forcing.train.checkpoint import (export_policy, latest_checkpoint, load_checkpoint,
-                                              save_checkpoint, write_config)
+from spatial_forcing.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, write_config
 from spatial_forcing.train.config import TrainConfig
 from spatial_forcing.train.eval_curve import curve_evaluator
 from spatial_forcing.train.validation import Validation
@@ -26,6 +25,7 @@ from spatial_forcing.train.setup import build_run
 from spatial_forcing.train.targets import TargetProvider
 from spatial_forcing.utils.errors import SFError
 from spatial_forcing.vla.config import config_to_dict
+from spatial_forcing.vla.export import export_policy
 
 log = logging.getLogger(__name__)
 
