@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +61,15 @@ class TrainConfig:
         for name in ("steps", "batch_size", "threads", "log_every", "save_every"):
             if getattr(self, name) < 1:
                 raise SFError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        # NaN compares False with everything, so each bound is checked together with isfinite.
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise SFError(f"--lr must be a finite number > 0, got {self.lr}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise SFError(f"--weight-decay must be a finite number >= 0, got {self.weight_decay}")
+        if not (math.isfinite(self.grad_clip) and self.grad_clip >= 0):
+            raise SFError(f"--grad-clip must be a finite number >= 0 (0 = no clipping), got {self.grad_clip}")
+        if self.warmup_steps < 0:
+            raise SFError(f"--warmup-steps must be >= 0, got {self.warmup_steps}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
