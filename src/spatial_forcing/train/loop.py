@@ -16,7 +16,7 @@ from tqdm import tqdm
 from spatial_forcing.core.spatial_forcing import SpatialForcing
 from spatial_forcing.data.augment import augment_batch
 from spatial_forcing.data.chunk_dataset import ChunkDataset
-from spatial_forcing.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, write_config
+from spatial_forcing.train.checkpoint import restore_latest, save_checkpoint, write_config
 from spatial_forcing.train.config import TrainConfig
 from spatial_forcing.train.eval_curve import curve_evaluator
 from spatial_forcing.train.validation import Validation
@@ -70,10 +70,10 @@ def train(cfg: TrainConfig, resume: bool = False,
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
     start = 0
-    ckpt = latest_checkpoint(run_dir) if resume else None
-    if ckpt is not None:
-        start = load_checkpoint(ckpt, model, optimizer, scheduler)
-        log.info("resumed from %s at step %d", ckpt, start)
+    restored = restore_latest(run_dir, model, optimizer, scheduler) if resume else None
+    if restored is not None:
+        start = restored[1]
+        log.info("resumed from %s at step %d", restored[0], start)
     elif resume:
         log.info("no checkpoint in %s; starting from scratch", run_dir)
     write_config(run_dir, cfg.to_dict())
