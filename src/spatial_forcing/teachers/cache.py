@@ -68,8 +68,8 @@ class FeatureCache:
         if key is not None:
             reason = stale_reason(manifest, key)
             if reason:
-                raise SFError(f"stale teacher-feature cache {self.path}: {reason}; delete it or rerun "
-                              f"`sf teacher cache ... --overwrite`")
+                raise SFError(f"stale teacher-feature cache {self.path}: {reason}; delete it or rebuild it "
+                              f"with --overwrite (sf train or sf teacher cache)")
         missing = missing_chunks(self.path, manifest)
         if missing:
             raise SFError(f"partial teacher-feature cache {self.path}: {len(missing)} of {manifest['num_chunks']} "

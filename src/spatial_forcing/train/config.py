@@ -15,6 +15,10 @@ from spatial_forcing.utils.errors import SFError
 class TrainConfig:
     dataset: str = ""  # path to a LeRobotDataset v3 directory
     out: str = "runs/train"  # run directory: checkpoints/, policy/ (the exported student), tensorboard/
+    # A non-empty --out is refused unless --resume (continue its run) or --overwrite (start over: the old
+    # checkpoints, metrics, logs and evaluations are deleted once the new run has passed its checks; the old
+    # policy/ is replaced only when the new run exports one). --overwrite also rebuilds a stale teacher cache.
+    overwrite: bool = False  # start over in a non-empty --out (and rebuild a stale teacher-feature cache)
     vla_preset: str = "demo"  # small VLA size preset: tiny | demo | small
     vla: dict[str, Any] = field(default_factory=dict)  # overrides of SmallVLAConfig fields, e.g. {"head": "flow"}
     align: AlignConfig = field(default_factory=AlignConfig)  # Spatial Forcing; align.enabled=False = baseline
