@@ -15,9 +15,10 @@ from tqdm import tqdm
 from spatial_forcing.core.spatial_forcing import SpatialForcing
 from spatial_forcing.data.augment import augment_batch
 from spatial_forcing.data.chunk_dataset import ChunkDataset
-from spatial_forcing.train.checkpoint import restore_latest, save_checkpoint
+from spatial_forcing.train.checkpoint import latest_checkpoint, restore_latest, save_checkpoint
 from spatial_forcing.train.config import TrainConfig
 from spatial_forcing.train.eval_curve import curve_evaluator
+from spatial_forcing.train.guard import grad_norm, likely_cause, nonfinite
 from spatial_forcing.train.metrics import log_scalars, truncate_metrics
 from spatial_forcing.train.model import TrainModule
 from spatial_forcing.train.run_dir import METRICS, POLICY, check_start, cleaned_on_error, open_run
@@ -101,12 +102,16 @@ def train(cfg: TrainConfig, resume: bool = False,
 
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            norm = grad_norm(model.parameters(), cfg.grad_clip)  # clips when cfg.grad_clip > 0
+            done = step + 1
+            problem = nonfinite({"the action loss": action_loss, "the alignment loss": align_loss,
+                                 "the gradient norm": norm})
+            if problem:  # a NaN never recovers: stop before it reaches the weights, checkpoints or policy
+                raise SFError(f"step {done}: {problem}: {likely_cause(batch, cfg)}; stopped before updating "
+                              f"the weights: {_kept(run_dir)}")
             optimizer.step()
             scheduler.step()
 
-            done = step + 1
             if done % cfg.log_every == 0 or done == cfg.steps:
                 scalars = {"loss": loss.item(), "action_loss": action_loss.item(),
                            "align_loss": align_loss.item(), "lr": scheduler.get_last_lr()[0], **metrics}
@@ -128,6 +133,13 @@ def train(cfg: TrainConfig, resume: bool = False,
                          extra={"dataset": str(cfg.dataset), "cameras": cfg.cameras, "steps": cfg.steps,
                                 "crop_scale": cfg.crop_scale,
                                 "spatial_forcing": cfg.align.enabled})
+
+
+def _kept(run_dir: Path) -> str:
+    """What a stopped run leaves: its last (finite) checkpoint, and policy/ untouched."""
+    ckpt = latest_checkpoint(run_dir)
+    where = f"the last checkpoint is {ckpt}" if ckpt else "no checkpoint was written"
+    return f"{where}, {run_dir / POLICY} was not written; start over with a fix and --overwrite"
 
 
 def _set_dataset_targets(sf: SpatialForcing, targets: TargetProvider, grid: tuple[int, int],
