@@ -23,7 +23,7 @@ from spatial_forcing.core.config import AlignConfig
 from spatial_forcing.core.spatial_forcing import SpatialForcing
 from spatial_forcing.data.normalize import Normalizer
 from spatial_forcing.eval.policy import LoadedPolicy
-from spatial_forcing.train.checkpoint import export_policy
+from spatial_forcing.vla.export import export_policy
 from spatial_forcing.train.model import TrainModule
 from spatial_forcing.utils.atomic import save_figure
 from spatial_forcing.vla.config import config_to_dict, preset

@@ -10,9 +10,9 @@ import torch
 from spatial_forcing.data.normalize import Normalizer
 from spatial_forcing.data.stats import vector_stats
 from spatial_forcing.eval.rollout import EvalConfig, evaluate
-from spatial_forcing.train.checkpoint import export_policy
 from spatial_forcing.utils.errors import SFError
 from spatial_forcing.vla.config import config_to_dict, tiny
+from spatial_forcing.vla.export import export_policy
 from spatial_forcing.vla.registry import build_policy
 from spatial_forcing.vla.tokenizer import WordTokenizer
 

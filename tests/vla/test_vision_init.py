@@ -13,10 +13,10 @@ from spatial_forcing.eval.policy import LoadedPolicy
 from spatial_forcing.teachers.blocks import MiniConfig
 from spatial_forcing.teachers.mini2d import Mini2D
 from spatial_forcing.teachers.mini import save_weights
-from spatial_forcing.train.checkpoint import export_policy
 from spatial_forcing.utils.errors import SFError
 from spatial_forcing.vla import vision_init
 from spatial_forcing.vla.config import config_to_dict, tiny
+from spatial_forcing.vla.export import export_policy
 from spatial_forcing.vla.registry import build_policy
 from spatial_forcing.vla.vision_pretrain import MaskedViT, ViT2DConfig
 

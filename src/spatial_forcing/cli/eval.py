@@ -6,9 +6,9 @@ import argparse
 import json
 
 from spatial_forcing.eval.rollout import EvalConfig
-from spatial_forcing.train.checkpoint import read_json
 from spatial_forcing.utils.errors import SFError
 from spatial_forcing.utils.dataclass_cli import add_dataclass_args, build_config, overrides_from_args
+from spatial_forcing.utils.json_file import read_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:

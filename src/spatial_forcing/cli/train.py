@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 
-from spatial_forcing.train.checkpoint import read_json
 from spatial_forcing.train.config import TrainConfig
 from spatial_forcing.utils.dataclass_cli import add_dataclass_args, build_config, overrides_from_args
 from spatial_forcing.utils.errors import SFError
+from spatial_forcing.utils.json_file import read_json
 from spatial_forcing.utils.merge import deep_merge
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("train", help="train a policy; --align.enabled false for the baseline")
-    parser.add_argument("--resume", action="store_true", help="continue from the run's latest checkpoint")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --out from its latest valid checkpoint; its config must be "
+                             "unchanged except threads and the logging, saving, validation and evaluation "
+                             "options")
     parser.add_argument("--config", dest="config_file", default=None,
                         help="JSON file of TrainConfig fields (e.g. configs/libero_spatial.json); "
                              "options given on the command line override it")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from spatial_forcing.core.layers import MODES
@@ -34,8 +35,10 @@ class AlignConfig:
             raise ValueError(f"align.target_norm must be one of {TARGET_NORMS}, got {self.target_norm!r}")
         if not 0.0 <= self.target_norm_gamma <= 1.0:
             raise ValueError(f"align.target_norm_gamma must be in [0, 1], got {self.target_norm_gamma}")
-        if self.alpha < 0:
-            raise ValueError(f"align.alpha must be >= 0, got {self.alpha}")
+        if not (math.isfinite(self.alpha) and self.alpha >= 0):  # NaN passes a bare `< 0` test
+            raise ValueError(f"align.alpha must be a finite number >= 0, got {self.alpha}")
+        if self.shift < 0:  # the reference quirk reads 1 position later; earlier ones are not the image grid
+            raise ValueError(f"align.shift must be >= 0, got {self.shift}")
         if self.mode == "single" and len(self.layers) > 1:
             raise ValueError(f"align.mode 'single' takes one layer, got {self.layers}; use 'multi' or 'adaptive'")
 

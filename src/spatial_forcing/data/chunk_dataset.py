@@ -54,12 +54,7 @@ class ChunkDataset(Dataset):
             raise SFError(f"episodes {unknown[:5]} are not in {reader.root} (it has {len(known)} episodes)")
         if not self.episodes:
             raise SFError("episodes selects no episode")
-        stats = stats or reader.stats or {}  # another dataset's stats: validation data normalised as training
-        if not all(k in stats and "q01" in stats[k] for k in (fmt.STATE_KEY, fmt.ACTION_KEY)):
-            log.warning("%s has no usable meta/stats.json; computing stats from the data", reader.root)
-            stats = {k: vector_stats(reader.columns[k]) for k in (fmt.STATE_KEY, fmt.ACTION_KEY)}
-        self.stats = stats
-        self.normalizer = Normalizer(stats, mode=normalization)
+        self.stats, self.normalizer = self._normalizer(stats, normalization)
 
         ranges = [reader.episode_range(e) for e in self.episodes]
         rows = np.concatenate([np.arange(lo, hi) for lo, hi in ranges])
@@ -79,6 +74,32 @@ class ChunkDataset(Dataset):
         self.index = torch.from_numpy(rows.astype(np.int64))
         self.image_size = _pair(image_size)
         self.images = self._cache_images()  # uint8 [N, V, 3, H, W]
+
+    def _normalizer(self, stats: dict | None, mode: str) -> tuple[dict, Normalizer]:
+        """(stats, normaliser): `stats` if given (validation data normalised as its training data), else
+        meta/stats.json, else stats computed from the data; checked, since NaN or misshapen stats would
+        otherwise normalise every sample to NaN (or fail much later)."""
+        reader, keys = self.reader, (fmt.STATE_KEY, fmt.ACTION_KEY)
+        source, hint = "the training data's normalisation stats", ""
+        if not stats:
+            stats, source = reader.stats or {}, str(reader.root / fmt.STATS_PATH)
+            hint = "; fix the file or delete it to recompute the stats from the data"
+            if not isinstance(stats, dict):
+                raise SFError(f"{source}: expected a JSON object of per-feature stats{hint}")
+            if not all(isinstance(stats.get(k), dict) and "q01" in stats[k] for k in keys):
+                log.warning("%s has no usable meta/stats.json; computing stats from the data", reader.root)
+                stats = {k: vector_stats(reader.columns[k]) for k in keys}
+                source, hint = f"the statistics computed from the data of {reader.root}", ""
+        try:
+            normalizer = Normalizer(stats, mode=mode, source=source)
+        except SFError as err:
+            raise SFError(f"{err}{hint}") from None
+        for key in keys:
+            dim = reader.columns[key].shape[1] if reader.columns[key].ndim == 2 else 1
+            if normalizer.dim(key) != dim:
+                raise SFError(f"{source}: {key!r} stats have {normalizer.dim(key)} values, but the data has "
+                              f"{dim}{hint}")
+        return stats, normalizer
 
     def _cache_images(self) -> torch.Tensor:
         views = []

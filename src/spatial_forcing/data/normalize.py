@@ -26,7 +26,9 @@ class Normalizer:
     """
 
     def __init__(self, stats: dict[str, dict[str, Any]], mode: str = "q99",
-                 keys: tuple[str, ...] = ("observation.state", "action")) -> None:
+                 keys: tuple[str, ...] = ("observation.state", "action"),
+                 source: str = "normalisation stats") -> None:
+        """source: where `stats` came from (a file name), named by every error."""
         if mode not in MODES:
             raise SFError(f"unknown normalization {mode!r}; expected one of {list(MODES)}")
         self.mode = mode
@@ -34,12 +36,11 @@ class Normalizer:
         self._bounds: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         need = ("q01", "q99") if mode == "q99" else ("mean", "std")
         for key in self.keys:
-            feat = stats.get(key)
-            if feat is None or any(n not in feat for n in need):
-                raise SFError(f"normalisation stats lack {key!r} {'/'.join(need)} (mode {mode!r}); "
-                              f"recompute meta/stats.json")
-            a, b = (np.asarray(feat[n], dtype=np.float64) for n in need)
-            self._bounds[key] = (a, b)
+            self._bounds[key] = _bounds(stats, key, need, source, mode)
+
+    def dim(self, key: str) -> int:
+        """Length of the vectors normalised under `key`."""
+        return len(self._bounds[key][0])
 
     def _affine(self, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(offset, scale, degenerate mask) with normalised = (x - offset) / scale."""
@@ -80,6 +81,28 @@ class Normalizer:
         return {"mode": self.mode, "keys": list(self.keys), "stats": stats}
 
     @classmethod
-    def from_state_dict(cls, state: dict[str, Any]) -> "Normalizer":
-        """Rebuild from `state_dict()` output."""
-        return cls(state["stats"], mode=state["mode"], keys=tuple(state["keys"]))
+    def from_state_dict(cls, state: dict[str, Any], source: str = "normaliser state") -> "Normalizer":
+        """Rebuild from `state_dict()` output (source: the file it was read from, for errors)."""
+        if not isinstance(state, dict) or not {"stats", "mode", "keys"} <= set(state):
+            raise SFError(f"{source}: expected a JSON object with stats, mode and keys")
+        return cls(state["stats"], mode=state["mode"], keys=tuple(state["keys"]), source=source)
+
+
+def _bounds(stats: Any, key: str, need: tuple[str, str], source: str,
+            mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """The two stat vectors of `key`, checked: numbers, one length, finite. Broken stats would otherwise
+    normalise every sample to NaN and train a NaN policy without any error."""
+    feat = stats.get(key) if isinstance(stats, dict) else None
+    names = "/".join(need)
+    if not isinstance(feat, dict) or any(n not in feat for n in need):
+        raise SFError(f"{source}: lacks {key!r} {names} (normalisation mode {mode!r})")
+    try:
+        a, b = (np.asarray(feat[n], dtype=np.float64) for n in need)
+    except (TypeError, ValueError):
+        raise SFError(f"{source}: {key!r} {names} are not lists of numbers") from None
+    if a.ndim != 1 or a.shape != b.shape or len(a) == 0:
+        raise SFError(f"{source}: {key!r} {names} must be two vectors of one length, got shapes "
+                      f"{list(a.shape)} and {list(b.shape)}")
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise SFError(f"{source}: {key!r} {names} hold NaN, inf or null")
+    return a, b

@@ -61,6 +61,8 @@ class LeRobotDatasetReader:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise SFError(f"{self.root} is a file, expected a dataset directory (LeRobot v3)")
         if not self.root.is_dir():
             raise SFError(f"dataset directory {self.root} does not exist")
         info_path = self.root / fmt.INFO_PATH

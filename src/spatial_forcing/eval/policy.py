@@ -5,21 +5,15 @@ Only the student is loaded: the SF projector and the teacher are not part of an 
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 
 from spatial_forcing.data.augment import center_boxes, crop_images
 from spatial_forcing.data.normalize import Normalizer
-from spatial_forcing.train.checkpoint import read_json
-from spatial_forcing.utils.errors import SFError
-from spatial_forcing.vla.config import config_from_dict
-from spatial_forcing.vla.registry import build_policy
-from spatial_forcing.vla.tokenizer import WordTokenizer
+from spatial_forcing.vla.export import read_policy
 
 STATE_KEY, ACTION_KEY = "observation.state", "action"
 
@@ -38,19 +32,10 @@ class LoadedPolicy:
 
     @classmethod
     def load(cls, policy_dir: str | Path, device: str = "cpu") -> "LoadedPolicy":
-        """Read run_dir/policy (see train.checkpoint.export_policy)."""
-        policy_dir = Path(policy_dir)
-        if not (policy_dir / "model.safetensors").exists():
-            raise SFError(f"{policy_dir}: not an exported policy (no model.safetensors)")
-        config = config_from_dict(read_json(policy_dir / "vla.json"))
-        # vla.json keeps the vision_init it was trained from; the weights below replace it, so it is not read.
-        config = dataclasses.replace(config, vision_init="")
-        tokenizer = WordTokenizer.from_json((policy_dir / "tokenizer.json").read_text())
-        model = build_policy(config, tokenizer)
-        model.load_state_dict(load_file(str(policy_dir / "model.safetensors")))
-        normalizer = Normalizer.from_state_dict(read_json(policy_dir / "normalizer.json"))
-        info = read_json(policy_dir / "info.json")
-        return cls(model, normalizer, info.get("cameras", ["agentview", "wrist"]), device,
+        """Read run_dir/policy (format: vla.export)."""
+        exported = read_policy(policy_dir)
+        info = exported.info
+        return cls(exported.model, exported.normalizer, info.get("cameras", ["agentview", "wrist"]), device,
                    crop_scale=float(info.get("crop_scale", 1.0)))
 
     @property

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from spatial_forcing.eval.rollout import EvalConfig
-from spatial_forcing.train.checkpoint import read_json
 from spatial_forcing.train.config import TrainConfig
 from spatial_forcing.utils.dataclass_cli import build_config
 from spatial_forcing.utils.errors import SFError
 from spatial_forcing.utils.field_types import check_fields, check_value
+from spatial_forcing.utils.json_file import read_json
 from spatial_forcing.utils.merge import deep_merge
 
 # TrainConfig fields the runner sets for every run, so a plan may not: where they come from instead.

@@ -31,11 +31,11 @@ from spatial_forcing.experiment.dataset import dataset_dir, dataset_ready, ensur
 from spatial_forcing.experiment.plan import ExperimentPlan
 from spatial_forcing.experiment.runs import Run, plan_runs
 from spatial_forcing.experiment.summary import write_summary
-from spatial_forcing.train.checkpoint import read_json
 from spatial_forcing.train.config import TrainConfig
 from spatial_forcing.utils.atomic import write_json
 from spatial_forcing.utils.dataclass_cli import build_config
 from spatial_forcing.utils.errors import SFError
+from spatial_forcing.utils.json_file import read_json
 
 log = logging.getLogger(__name__)
 

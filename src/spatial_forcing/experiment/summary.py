@@ -16,11 +16,11 @@ from spatial_forcing.experiment.plan import ExperimentPlan
 from spatial_forcing.experiment.report import markdown
 from spatial_forcing.experiment.runs import Run, plan_runs
 from spatial_forcing.experiment.stats import mean_std, t_interval
-from spatial_forcing.train.checkpoint import read_json
 from spatial_forcing.train.config import TrainConfig
 from spatial_forcing.utils.atomic import atomic_path, write_json
 from spatial_forcing.utils.dataclass_cli import build_config
 from spatial_forcing.utils.errors import SFError
+from spatial_forcing.utils.json_file import read_json
 
 log = logging.getLogger(__name__)
 

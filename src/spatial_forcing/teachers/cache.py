@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from spatial_forcing.teachers.cache_key import key_mismatch
-from spatial_forcing.utils.errors import SFError
+from spatial_forcing.utils.errors import SFError, detail
 
 MANIFEST = "manifest.json"
 ROWS = "rows.npy"
@@ -68,8 +68,8 @@ class FeatureCache:
         if key is not None:
             reason = stale_reason(manifest, key)
             if reason:
-                raise SFError(f"stale teacher-feature cache {self.path}: {reason}; delete it or rerun "
-                              f"`sf teacher cache ... --overwrite`")
+                raise SFError(f"stale teacher-feature cache {self.path}: {reason}; delete it or rebuild it "
+                              f"with --overwrite (sf train or sf teacher cache)")
         missing = missing_chunks(self.path, manifest)
         if missing:
             raise SFError(f"partial teacher-feature cache {self.path}: {len(missing)} of {manifest['num_chunks']} "
@@ -86,7 +86,12 @@ class FeatureCache:
     def chunk(self, k: int) -> np.ndarray:
         """Memory-mapped chunk k, float16 [n, V, h, w, C] (opened once, then reused)."""
         if k not in self._chunks:
-            arr = np.load(self.path / chunk_name(k), mmap_mode="r")
+            file = self.path / chunk_name(k)
+            try:
+                arr = np.load(file, mmap_mode="r")
+            except (OSError, ValueError, EOFError) as err:  # e.g. "mmap length is greater than file size"
+                raise SFError(f"{file}: truncated or unreadable cache chunk ({detail(err)}); delete it and "
+                              f"rerun `sf teacher cache` (or sf train) to recompute it") from None
             expected = min(self.chunk_frames, self.num_frames - k * self.chunk_frames)
             if arr.dtype != np.float16 or arr.shape != (expected, *self.row_shape):
                 raise SFError(f"{self.path / chunk_name(k)}: holds {arr.dtype} {arr.shape}, expected "
@@ -107,4 +112,10 @@ class FeatureCache:
         for k in np.unique(chunk_ids):
             sel = chunk_ids == k
             out[sel] = self.chunk(int(k))[offsets[sel]]
+        # Checked on every read (the rows read only: cheap next to a training step), since a NaN here would
+        # silently make the alignment loss, then every weight, NaN.
+        bad = ~np.isfinite(out.reshape(len(out), -1)).all(axis=1)
+        if bad.any():
+            raise SFError(f"{self.path / chunk_name(int(chunk_ids[bad][0]))}: cached teacher features hold NaN "
+                          f"or inf; delete the cache or rebuild it with --overwrite")
         return torch.from_numpy(out)

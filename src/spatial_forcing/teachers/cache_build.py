@@ -81,7 +81,7 @@ def build_cache(dataset: str | Path | LeRobotDatasetReader, teacher: Teacher, la
     if manifest is not None and stale_reason(manifest, key):
         if not overwrite:
             raise SFError(f"stale teacher-feature cache {path}: {stale_reason(manifest, key)}; delete it or "
-                          f"pass --overwrite")
+                          f"pass --overwrite (sf train and sf teacher cache both take it)")
         log.info("overwriting stale cache %s (%s)", path, stale_reason(manifest, key))
         shutil.rmtree(path)
         manifest = None

@@ -1,42 +1,39 @@
-"""Checkpoints (resume points) and the exported policy, written atomically as directories.
+"""Checkpoints (resume points), written atomically as directories. (The exported policy is vla.export's.)
 
 checkpoints/step_NNNNNN/  model.safetensors (student + SF branch), optimizer.pt, train_state.json
 checkpoints/latest        text file naming the newest complete checkpoint
-policy/                   the exported student alone: model.safetensors, vla.json, tokenizer.json, normalizer.json
+
+Resuming tries the checkpoint `latest` names, then the others from the newest: a corrupt newest checkpoint
+(or a dangling or unreadable `latest`) falls back to the previous valid one with a warning instead of
+silently restarting from scratch. Non-finite weights are never written (save_tensors refuses them).
 """
 
 from __future__ import annotations
 
 import json
-import os
+import logging
+import pickle
 import random
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 
-from spatial_forcing.utils.atomic import write_bytes, write_json
-from spatial_forcing.utils.errors import SFError
+from spatial_forcing.utils.atomic import write_bytes, write_dir, write_json
+from spatial_forcing.utils.errors import SFError, detail
+from spatial_forcing.utils.json_file import read_json
+from spatial_forcing.utils.tensor_file import load_tensors, save_tensors
 
+log = logging.getLogger(__name__)
 
-def _write_dir_atomically(final: Path, fill) -> None:
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
-    try:
-        fill(tmp)
-        for f in tmp.iterdir():
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+CHECKPOINTS = "checkpoints"
+LATEST = "latest"
+MODEL_FILE = "model.safetensors"
+OPTIMIZER_FILE = "optimizer.pt"
+STATE_FILE = "train_state.json"
+CONFIG_FILE = "train_config.json"  # beside checkpoints/, in the run directory
 
 
 def rng_state() -> dict[str, Any]:
@@ -58,68 +55,104 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 def save_checkpoint(run_dir: Path, step: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler: Any, keep: int = 2) -> Path:
-    """Write checkpoints/step_<step> atomically, point `latest` at it, keep the newest `keep`."""
-    ckpt_root = Path(run_dir) / "checkpoints"
+    """Write checkpoints/step_<step> atomically, point `latest` at it, keep the newest `keep` up to `step`.
+
+    Checkpoints past `step` are deleted too: they belong to a run resumed from an earlier checkpoint (after a
+    fallback), so they are not its future."""
+    ckpt_root = Path(run_dir) / CHECKPOINTS
     final = ckpt_root / f"step_{step:06d}"
 
     def fill(tmp: Path) -> None:
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp / "model.safetensors"))
+        save_tensors(model.state_dict(), tmp / MODEL_FILE, "checkpoint weights")
         torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "rng": rng_state()}, tmp / "optimizer.pt")
-        (tmp / "train_state.json").write_text(json.dumps({"step": step}))
+                    "rng": rng_state()}, tmp / OPTIMIZER_FILE)
+        (tmp / STATE_FILE).write_text(json.dumps({"step": step}))
 
-    _write_dir_atomically(final, fill)
-    write_bytes(ckpt_root / "latest", final.name.encode())
-    for old in sorted(ckpt_root.glob("step_*"))[:-keep]:
+    write_dir(final, fill)
+    write_bytes(ckpt_root / LATEST, final.name.encode())
+    older = [p for s, p in _step_dirs(ckpt_root) if s < step]
+    for old in [p for s, p in _step_dirs(ckpt_root) if s > step] + older[keep - 1 :]:
         shutil.rmtree(old, ignore_errors=True)
     return final
 
 
+def _step_dirs(ckpt_root: Path) -> list[tuple[int, Path]]:
+    """(step, directory) of every checkpoints/step_N directory, newest first."""
+    out = []
+    for path in ckpt_root.glob("step_*"):
+        number = path.name.removeprefix("step_")
+        if path.is_dir() and number.isdigit():
+            out.append((int(number), path))
+    return sorted(out, reverse=True)
+
+
+def resume_candidates(run_dir: Path, warn: bool = True) -> list[Path]:
+    """Checkpoint directories to try, best first: the one `latest` names, then the others, newest first."""
+    ckpt_root = Path(run_dir) / CHECKPOINTS
+    dirs = [p for _, p in _step_dirs(ckpt_root)]
+    pointer = ckpt_root / LATEST
+    named = None
+    if pointer.exists():
+        try:
+            named = ckpt_root / pointer.read_text().strip()
+        except (OSError, UnicodeDecodeError) as err:
+            if warn:
+                log.warning("cannot read %s (%s); trying the newest checkpoints", pointer, err)
+        if named is not None and named not in dirs:
+            if warn:
+                log.warning("%s names %r, which is not a checkpoint directory; trying the newest checkpoints",
+                            pointer, named.name)
+            named = None
+    return ([named] if named is not None else []) + [p for p in dirs if p != named]
+
+
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    pointer = Path(run_dir) / "checkpoints" / "latest"
-    if not pointer.exists():
-        return None
-    path = pointer.parent / pointer.read_text().strip()
-    return path if (path / "train_state.json").exists() else None
+    """The checkpoint a resume would start from (unless it is corrupt), or None: for status displays."""
+    return next((p for p in resume_candidates(run_dir, warn=False) if (p / STATE_FILE).is_file()), None)
+
+
+def restore_latest(run_dir: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                   scheduler: Any) -> tuple[Path, int] | None:
+    """Load the best valid checkpoint of `run_dir` (see `resume_candidates`); (path, step), or None if the
+    run has no checkpoint. SFError if it has some but none can be loaded."""
+    candidates = resume_candidates(run_dir)
+    pointer = Path(run_dir) / CHECKPOINTS / LATEST
+    if not candidates and pointer.exists():
+        raise SFError(f"cannot resume {run_dir}: {pointer} exists but no checkpoint directory does; start "
+                      f"over with --overwrite")
+    reasons = []
+    for path in candidates:
+        try:
+            return path, load_checkpoint(path, model, optimizer, scheduler)
+        except SFError as err:
+            log.warning("skipping checkpoint %s: %s", path, err)
+            reasons.append(str(err))
+    if reasons:
+        raise SFError(f"cannot resume {run_dir}: none of its {len(reasons)} checkpoint(s) loads "
+                      f"({reasons[0]}); start over with --overwrite")
+    return None
 
 
 def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any) -> int:
-    """Restore model, optimizer, scheduler and RNG state; returns the step to continue from."""
+    """Restore model, optimizer, scheduler and RNG state; returns the step to continue from. Every file is
+    read and checked before anything is restored."""
+    weights = load_tensors(path / MODEL_FILE, "checkpoint weights")
+    state_json = read_json(path / STATE_FILE)
     try:
-        model.load_state_dict(load_file(str(path / "model.safetensors")))
-        state = torch.load(path / "optimizer.pt", weights_only=True)
-        step = json.loads((path / "train_state.json").read_text())["step"]
-    except (OSError, RuntimeError, KeyError, json.JSONDecodeError) as err:
-        raise SFError(f"cannot resume from {path}: {err}".splitlines()[0]) from None
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    set_rng_state(state["rng"])
-    return int(step)
-
-
-def export_policy(out_dir: Path, policy: torch.nn.Module, vla_config: dict, tokenizer_json: str,
-                  normalizer: dict, extra: dict | None = None) -> Path:
-    """Write the student alone (no projector, no teacher): what inference and evaluation load."""
-
-    def fill(tmp: Path) -> None:
-        save_file({k: v.contiguous() for k, v in policy.state_dict().items()}, str(tmp / "model.safetensors"))
-        (tmp / "vla.json").write_text(json.dumps(vla_config, indent=2))
-        (tmp / "tokenizer.json").write_text(tokenizer_json)
-        (tmp / "normalizer.json").write_text(json.dumps(normalizer))
-        (tmp / "info.json").write_text(json.dumps(extra or {}, indent=2))
-
-    _write_dir_atomically(Path(out_dir), fill)
-    return Path(out_dir)
-
-
-def read_json(path: Path) -> dict:
+        state = torch.load(path / OPTIMIZER_FILE, weights_only=True)
+        step = int(state_json["step"])
+        optimizer_state, scheduler_state, rng = state["optimizer"], state["scheduler"], state["rng"]
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError) as err:
+        raise SFError(f"cannot resume from {path}: {detail(err)}") from None
     try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise SFError(f"{path}: file not found") from None
-    except json.JSONDecodeError as err:
-        raise SFError(f"{path}: invalid JSON ({err})") from None
+        model.load_state_dict(weights)
+        optimizer.load_state_dict(optimizer_state)
+    except (RuntimeError, ValueError, KeyError) as err:
+        raise SFError(f"{path} does not fit this run's model: {detail(err)}") from None
+    scheduler.load_state_dict(scheduler_state)
+    set_rng_state(rng)
+    return step
 
 
 def write_config(run_dir: Path, config: dict) -> None:
-    write_json(Path(run_dir) / "train_config.json", config)
+    write_json(Path(run_dir) / CONFIG_FILE, config)

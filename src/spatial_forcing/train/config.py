@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,10 @@ from spatial_forcing.utils.errors import SFError
 class TrainConfig:
     dataset: str = ""  # path to a LeRobotDataset v3 directory
     out: str = "runs/train"  # run directory: checkpoints/, policy/ (the exported student), tensorboard/
+    # A non-empty --out is refused unless --resume (continue its run) or --overwrite (start over: the old
+    # checkpoints, metrics, logs and evaluations are deleted once the new run has passed its checks; the old
+    # policy/ is replaced only when the new run exports one). --overwrite also rebuilds a stale teacher cache.
+    overwrite: bool = False  # start over in a non-empty --out (and rebuild a stale teacher-feature cache)
     vla_preset: str = "demo"  # small VLA size preset: tiny | demo | small
     vla: dict[str, Any] = field(default_factory=dict)  # overrides of SmallVLAConfig fields, e.g. {"head": "flow"}
     align: AlignConfig = field(default_factory=AlignConfig)  # Spatial Forcing; align.enabled=False = baseline
@@ -60,6 +65,15 @@ class TrainConfig:
         for name in ("steps", "batch_size", "threads", "log_every", "save_every"):
             if getattr(self, name) < 1:
                 raise SFError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        # NaN compares False with everything, so each bound is checked together with isfinite.
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise SFError(f"--lr must be a finite number > 0, got {self.lr}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise SFError(f"--weight-decay must be a finite number >= 0, got {self.weight_decay}")
+        if not (math.isfinite(self.grad_clip) and self.grad_clip >= 0):
+            raise SFError(f"--grad-clip must be a finite number >= 0 (0 = no clipping), got {self.grad_clip}")
+        if self.warmup_steps < 0:
+            raise SFError(f"--warmup-steps must be >= 0, got {self.warmup_steps}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

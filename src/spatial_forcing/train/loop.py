@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from pathlib import Path
@@ -16,16 +15,19 @@ from tqdm import tqdm
 from spatial_forcing.core.spatial_forcing import SpatialForcing
 from spatial_forcing.data.augment import augment_batch
 from spatial_forcing.data.chunk_dataset import ChunkDataset
-from spatial_forcing.train.checkpoint import (export_policy, latest_checkpoint, load_checkpoint,
-                                              save_checkpoint, write_config)
+from spatial_forcing.train.checkpoint import latest_checkpoint, restore_latest, save_checkpoint
 from spatial_forcing.train.config import TrainConfig
 from spatial_forcing.train.eval_curve import curve_evaluator
-from spatial_forcing.train.validation import Validation
+from spatial_forcing.train.guard import grad_norm, likely_cause, nonfinite
+from spatial_forcing.train.metrics import log_scalars, truncate_metrics
 from spatial_forcing.train.model import TrainModule
+from spatial_forcing.train.run_dir import METRICS, POLICY, check_start, cleaned_on_error, open_run
 from spatial_forcing.train.setup import build_run
 from spatial_forcing.train.targets import TargetProvider
+from spatial_forcing.train.validation import Validation
 from spatial_forcing.utils.errors import SFError
 from spatial_forcing.vla.config import config_to_dict
+from spatial_forcing.vla.export import export_policy
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +54,14 @@ def train(cfg: TrainConfig, resume: bool = False,
           on_eval: Callable[[int, torch.nn.Module], dict] | None = None) -> Path:
     """Train one policy; returns the directory of the exported student (run_dir/policy)."""
     run_dir = Path(cfg.out)
+    found = check_start(cfg, resume)  # before any loading: a bad --out or a changed config fails fast
     data, tokenizer, policy, teacher = build_run(cfg)
     sf, targets = None, None
     if teacher is not None:
         try:
             layers = cfg.align.resolve_layers(policy.num_layers)
-            targets = TargetProvider.for_dataset(teacher, cfg.align.teacher_layer, cfg.targets, data)
+            targets = TargetProvider.for_dataset(teacher, cfg.align.teacher_layer, cfg.targets, data,
+                                                 overwrite=cfg.overwrite)
         except ValueError as err:
             raise SFError(str(err)) from None
         sf = SpatialForcing(cfg.align, policy.config.llm_dim, teacher.dim, layers)
@@ -70,60 +74,72 @@ def train(cfg: TrainConfig, resume: bool = False,
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
     start = 0
-    ckpt = latest_checkpoint(run_dir) if resume else None
-    if ckpt is not None:
-        start = load_checkpoint(ckpt, model, optimizer, scheduler)
-        log.info("resumed from %s at step %d", ckpt, start)
+    restored = restore_latest(run_dir, model, optimizer, scheduler) if resume else None
+    if restored is not None:
+        start = restored[1]
+        log.info("resumed from %s at step %d", restored[0], start)
     elif resume:
         log.info("no checkpoint in %s; starting from scratch", run_dir)
-    write_config(run_dir, cfg.to_dict())
-    metrics_path = run_dir / "metrics.jsonl"
-    _truncate_metrics(metrics_path, start)
-    writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=start)
-
     preflight(model, data, targets)
-    model.train()
-    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=run_dir.name)
-    for step in bar:
-        positions = batch_positions(step, len(data), cfg.batch_size, cfg.seed)
-        batch = default_collate([data[int(i)] for i in positions])
-        boxes = augment_batch(batch, cfg.crop_scale, cfg.seed, step)  # random-resized-crop; None when off
-        if targets is not None:
-            batch["teacher_feats"] = targets(positions, batch["images"], boxes)  # same crop on cached feats
 
-        action_loss, align_loss, metrics = model(batch)
-        loss = action_loss + cfg.align.alpha * align_loss
+    # Nothing was written into run_dir before this point: a run that fails its checks leaves nothing behind.
+    open_run(run_dir, cfg)
+    metrics_path = run_dir / METRICS
+    truncate_metrics(metrics_path, start)
+    writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=start)
+    with cleaned_on_error(run_dir, found), writer:
+        model.train()
+        bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=run_dir.name)
+        for step in bar:
+            positions = batch_positions(step, len(data), cfg.batch_size, cfg.seed)
+            batch = default_collate([data[int(i)] for i in positions])
+            boxes = augment_batch(batch, cfg.crop_scale, cfg.seed, step)  # random-resized-crop; None when off
+            if targets is not None:
+                batch["teacher_feats"] = targets(positions, batch["images"], boxes)  # same crop on the feats
 
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
-        scheduler.step()
+            action_loss, align_loss, metrics = model(batch)
+            loss = action_loss + cfg.align.alpha * align_loss
 
-        done = step + 1
-        if done % cfg.log_every == 0 or done == cfg.steps:
-            scalars = {"loss": loss.item(), "action_loss": action_loss.item(), "align_loss": align_loss.item(),
-                       "lr": scheduler.get_last_lr()[0], **metrics}
-            _log_scalars(writer, metrics_path, done, scalars)
-            bar.set_postfix(_bar_fields(scalars))
-        if validate is not None and done % cfg.val_every == 0:
-            model.eval()
-            _log_scalars(writer, metrics_path, done, validate(policy))
-            model.train()
-        if on_eval is not None and cfg.eval_every and done % cfg.eval_every == 0:
-            model.eval()
-            _log_scalars(writer, metrics_path, done, on_eval(done, policy))
-            model.train()
-        if done % cfg.save_every == 0 or done == cfg.steps:
-            save_checkpoint(run_dir, done, model, optimizer, scheduler)
-    writer.close()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            norm = grad_norm(model.parameters(), cfg.grad_clip)  # clips when cfg.grad_clip > 0
+            done = step + 1
+            problem = nonfinite({"the action loss": action_loss, "the alignment loss": align_loss,
+                                 "the gradient norm": norm})
+            if problem:  # a NaN never recovers: stop before it reaches the weights, checkpoints or policy
+                raise SFError(f"step {done}: {problem}: {likely_cause(batch, cfg)}; stopped before updating "
+                              f"the weights: {_kept(run_dir)}")
+            optimizer.step()
+            scheduler.step()
+
+            if done % cfg.log_every == 0 or done == cfg.steps:
+                scalars = {"loss": loss.item(), "action_loss": action_loss.item(),
+                           "align_loss": align_loss.item(), "lr": scheduler.get_last_lr()[0], **metrics}
+                log_scalars(writer, metrics_path, done, scalars)
+                bar.set_postfix(_bar_fields(scalars))
+            if validate is not None and done % cfg.val_every == 0:
+                model.eval()
+                log_scalars(writer, metrics_path, done, validate(policy))
+                model.train()
+            if on_eval is not None and cfg.eval_every and done % cfg.eval_every == 0:
+                model.eval()
+                log_scalars(writer, metrics_path, done, on_eval(done, policy))
+                model.train()
+            if done % cfg.save_every == 0 or done == cfg.steps:
+                save_checkpoint(run_dir, done, model, optimizer, scheduler)
     model.eval()
-    return export_policy(run_dir / "policy", policy, config_to_dict(policy.config), tokenizer.to_json(),
+    return export_policy(run_dir / POLICY, policy, config_to_dict(policy.config), tokenizer.to_json(),
                          data.normalizer.state_dict(),
                          extra={"dataset": str(cfg.dataset), "cameras": cfg.cameras, "steps": cfg.steps,
                                 "crop_scale": cfg.crop_scale,
                                 "spatial_forcing": cfg.align.enabled})
+
+
+def _kept(run_dir: Path) -> str:
+    """What a stopped run leaves: its last (finite) checkpoint, and policy/ untouched."""
+    ckpt = latest_checkpoint(run_dir)
+    where = f"the last checkpoint is {ckpt}" if ckpt else "no checkpoint was written"
+    return f"{where}, {run_dir / POLICY} was not written; start over with a fix and --overwrite"
 
 
 def _set_dataset_targets(sf: SpatialForcing, targets: TargetProvider, grid: tuple[int, int],
@@ -166,18 +182,3 @@ def preflight(model: TrainModule, data: ChunkDataset, targets: TargetProvider | 
         raise SFError(f"preflight check failed: {str(err).splitlines()[0]}") from None
     if model.sf is not None and model.sf.capture is not None:
         model.sf.capture.calls = {k: 0 for k in model.sf.capture.calls}
-
-
-def _log_scalars(writer: SummaryWriter, path: Path, step: int, scalars: dict) -> None:
-    for key, value in scalars.items():
-        writer.add_scalar(key, value, step)
-    with open(path, "a") as fh:
-        fh.write(json.dumps({"step": step, **scalars}) + "\n")
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop metric lines past the resume step (they belong to the killed run's lost tail)."""
-    if not path.exists():
-        return
-    lines = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["step"] <= step]
-    path.write_text("".join(ln + "\n" for ln in lines))

@@ -62,14 +62,17 @@ class TargetProvider:
             self.cache = teacher_features(teacher, images_u8, layer, progress=True)
 
     @classmethod
-    def for_dataset(cls, teacher: Teacher, layer: int, mode: str, data: ChunkDataset) -> "TargetProvider":
-        """The provider for a training dataset: cache mode uses (and if needed builds) the sidecar cache."""
+    def for_dataset(cls, teacher: Teacher, layer: int, mode: str, data: ChunkDataset,
+                    overwrite: bool = False) -> "TargetProvider":
+        """The provider for a training dataset: cache mode uses (and if needed builds) the sidecar cache;
+        `overwrite` (sf train --overwrite) rebuilds it when stale instead of refusing."""
         _check_layer(teacher, layer)
         if mode != "cache":
             return cls(teacher, layer, mode, images_u8=data.images)
         key = cache_key(data.reader, teacher, layer, data.cameras, data.image_size)
         try:
-            path = build_cache(data.reader, teacher, layer, data.cameras, data.image_size, key=key)
+            path = build_cache(data.reader, teacher, layer, data.cameras, data.image_size, key=key,
+                               overwrite=overwrite)
         except OSError as err:
             if hasattr(teacher, "features_from_dataset"):  # oracle3d: no images to fall back on
                 where = data.reader.root

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 
 @contextmanager
@@ -43,6 +44,26 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write raw bytes atomically."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+def write_dir(final: str | os.PathLike, fill: Callable[[Path], None]) -> Path:
+    """Create directory `final` atomically: `fill(tmp)` writes the files into a temporary sibling directory,
+    which is fsynced and renamed over `final` (an existing `final` is replaced only once `fill` succeeded)."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        fill(tmp)
+        for f in tmp.iterdir():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return final
 
 
 def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 100) -> None:

@@ -78,7 +78,9 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, prefix: str =
             add_dataclass_args(parser, tp, prefix=f"{name}.")
             continue
         parse, metavar = _parser_for(tp)
-        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=parse, metavar=metavar,
+        # A bare boolean flag means true (`--overwrite`); `--flag false` still turns one off.
+        flag = {"nargs": "?", "const": True} if tp is bool else {}
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=parse, metavar=metavar, **flag,
                             default=argparse.SUPPRESS, help=comments.get(f.name, "").replace("%", "%%"))
 
 
