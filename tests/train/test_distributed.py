@@ -218,9 +218,13 @@ def test_batchnorm_projector_with_two_cpu_processes_is_one_line(tiny_train_cfg, 
 
 
 def test_world_size_comes_from_the_launcher_and_accelerates_one_process_trap_is_refused(monkeypatch):
-    for key in ("WORLD_SIZE", "ACCELERATE_USE_CPU"):
+    for key in ("WORLD_SIZE", "ACCELERATE_USE_CPU", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE"):
         monkeypatch.delenv(key, raising=False)
     assert launched_world_size() is None  # no launcher: one process, no process group
+    monkeypatch.setenv("PMI_SIZE", "2")
+    with pytest.raises(SFError, match="started by MPI as 2 processes"):
+        launched_world_size()
+    monkeypatch.delenv("PMI_SIZE")
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert launched_world_size() == 2
     monkeypatch.delenv("WORLD_SIZE")

@@ -177,6 +177,10 @@ def launched_world_size() -> int | None:
             return int(os.environ["WORLD_SIZE"])
         except ValueError:
             raise SFError(f"WORLD_SIZE={os.environ['WORLD_SIZE']!r} is not a number") from None
+    mpi = os.environ.get("OMPI_COMM_WORLD_SIZE") or os.environ.get("PMI_SIZE")
+    if mpi and mpi != "1":  # e.g. accelerate's --mpirun_hostfile: N processes that would each train alone
+        raise SFError(f"started by MPI as {mpi} processes, which sf train does not join: use torchrun or "
+                      f"accelerate launch --multi_gpu")
     if "ACCELERATE_USE_CPU" in os.environ:  # set by accelerate's one-process launcher only
         asked = accelerate_processes(_parent_argv())
         if asked is not None and asked > 1:
