@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spatial_forcing.utils.errors import SFError
+from spatial_forcing.utils.layer_index import teacher_layer
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +59,7 @@ class HF2DTeacher(nn.Module):
         """images [B, V, 3, H, W] in [0, 1] -> one float32 [B, V, h, w, dim] per requested layer."""
         if images.ndim != 5 or images.shape[2] != 3:
             raise SFError(f"{self.name} teacher: expected images [B, V, 3, H, W], got {tuple(images.shape)}")
-        for i in indices:
-            if not -self.num_layers <= int(i) < self.num_layers:
-                raise SFError(f"{self.name} layer {i}: expected -{self.num_layers}..{self.num_layers - 1}")
+        indices = [teacher_layer(i, self.num_layers, f"{self.name} layer") for i in indices]
         b, v, _, height, width = images.shape
         device = self.mean.device
         x = images.reshape(b * v, 3, height, width).float().to(device)
@@ -73,7 +72,7 @@ class HF2DTeacher(nn.Module):
             hidden = self.model(pixel_values=x, output_hidden_states=True).hidden_states
             outs = []
             for i in indices:
-                feat = hidden[int(i) % self.num_layers + 1]
+                feat = hidden[i + 1]
                 if self.final_norm:
                     feat = self.norm(feat)
                 outs.append(feat[:, self.num_prefix:])

@@ -21,6 +21,7 @@ from torch import nn
 from spatial_forcing.teachers.blocks import MiniConfig
 from spatial_forcing.utils.atomic import atomic_path, write_json
 from spatial_forcing.utils.errors import SFError
+from spatial_forcing.utils.layer_index import teacher_layer
 
 
 class MiniTeacher(nn.Module):
@@ -55,11 +56,7 @@ class MiniTeacher(nn.Module):
         """images [B, V, 3, H, W] in [0, 1] -> one [B, V, h, w, 2*dim] tensor per index (pair i = layer i)."""
         if images.dim() != 5 or images.shape[2] != 3:
             raise SFError(f"{self.name}: images must be [B, V, 3, H, W], got {tuple(images.shape)}")
-        layers = []
-        for i in indices:
-            if not -self.num_layers <= i < self.num_layers:
-                raise SFError(f"{self.name}: layer index {i} out of range for {self.num_layers} layers")
-            layers.append(i % self.num_layers)
+        layers = [teacher_layer(i, self.num_layers, f"{self.name} layer") for i in indices]
         b, v = images.shape[:2]
         x = images.flatten(0, 1).float()
         hh, ww = self._input_hw(tuple(x.shape[-2:]))

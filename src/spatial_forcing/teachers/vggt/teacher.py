@@ -15,6 +15,7 @@ from spatial_forcing.teachers.vggt.config import AggregatorConfig, get_config
 from spatial_forcing.teachers.vggt.loading import load_aggregator_weights
 from spatial_forcing.teachers.vggt.preprocess import letterbox, patch_mask
 from spatial_forcing.utils.errors import SFError
+from spatial_forcing.utils.layer_index import teacher_layer
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +75,7 @@ class VGGTTeacher(nn.Module):
         return patch_mask(mask, self.aggregator.cfg.patch_size)
 
     def _normalise_indices(self, indices: Sequence[int]) -> list[int]:
-        out = []
-        for i in indices:
-            if not -self.num_layers <= int(i) < self.num_layers:
-                raise SFError(f"vggt layer {i}: expected -{self.num_layers}..{self.num_layers - 1}")
-            out.append(int(i) % self.num_layers)
-        return out
+        return [teacher_layer(i, self.num_layers, "vggt layer") for i in indices]
 
     def forward_intermediates(
         self, images: torch.Tensor, indices: Sequence[int], valid: torch.Tensor | None = None
