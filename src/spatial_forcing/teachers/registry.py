@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from spatial_forcing.teachers.base import Teacher
 from spatial_forcing.utils.errors import SFError
+from spatial_forcing.utils.loader import load_object
 
 # name -> "module:function". Each factory takes keyword options (e.g. weights=path) and returns a Teacher.
 TEACHERS: dict[str, str] = {
@@ -23,5 +23,4 @@ def build_teacher(name: str, **kwargs: Any) -> Teacher:
     """Build the teacher registered under `name` (frozen, eval mode)."""
     if name not in TEACHERS:
         raise SFError(f"unknown teacher {name!r}; expected one of {sorted(TEACHERS)}")
-    module_name, fn = TEACHERS[name].split(":")
-    return getattr(importlib.import_module(module_name), fn)(**kwargs)
+    return load_object(TEACHERS[name], f"teacher {name!r}")(**kwargs)
