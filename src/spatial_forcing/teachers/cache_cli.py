@@ -51,13 +51,11 @@ def main(args: argparse.Namespace) -> int:
         raise SFError(f"--chunk-frames must be >= 0, got {args.chunk_frames}")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    kwargs: dict = {}
-    if args.weights is not None:
-        kwargs["weights"] = args.weights
+    kwargs: dict = {"weights": args.weights}
+    if args.weights == "random":
+        kwargs["seed"] = args.seed
     if args.teacher == "vggt" and args.vggt_config:
-        kwargs.update(config=args.vggt_config, allow_random=True)
-        if args.weights == "random":
-            kwargs["weights"] = None
+        kwargs["config"] = args.vggt_config
     elif args.vggt_config:
         raise SFError(f"--vggt-config only applies to --teacher vggt, not {args.teacher!r}")
     teacher = build_teacher(args.teacher, **kwargs)
