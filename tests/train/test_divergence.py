@@ -38,10 +38,10 @@ def test_injected_nan_stops_at_its_step_and_the_run_resumes_from_the_last_checkp
         synthetic_dataset, tmp_path, tiny_train_cfg, monkeypatch):
     augment = loop.augment_batch
 
-    def nan_at_step_7(batch, crop, seed, step):
+    def nan_at_step_7(batch, crop, seed, step, *shard):
         if step == 6:  # 0-based: the 7th optimizer step
             batch["state"][0, 0] = float("nan")
-        return augment(batch, crop, seed, step)
+        return augment(batch, crop, seed, step, *shard)
 
     monkeypatch.setattr(loop, "augment_batch", nan_at_step_7)
     cfg = tiny_train_cfg(synthetic_dataset, tmp_path / "run")

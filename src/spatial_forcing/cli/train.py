@@ -1,4 +1,8 @@
-"""`sf train`: train one policy (baseline or with Spatial Forcing) on a LeRobot v3 dataset."""
+"""`sf train`: train one policy (baseline or with Spatial Forcing) on a LeRobot v3 dataset.
+
+The same command runs in each process of `torchrun --nproc_per_node N -m spatial_forcing.cli.main train ...`
+or `accelerate launch --multi_gpu --num_processes N -m spatial_forcing.cli.main train ...`
+(train/distributed.py)."""
 
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from spatial_forcing.train.distributed import process_group
     from spatial_forcing.train.loop import train
 
     values = overrides_from_args(args)
@@ -41,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
         cfg = build_config(TrainConfig, values)
     except ValueError as err:
         raise SFError(str(err)) from None
-    policy_dir = train(cfg, resume=resume)
-    print(f"exported policy: {policy_dir}")
+    with process_group() as ranks:  # a no-op without a launcher
+        policy_dir = train(cfg, resume=resume)
+    if ranks.main:
+        print(f"exported policy: {policy_dir}")
     return 0

@@ -77,13 +77,19 @@ def crop_features(feats: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
     return out.permute(0, 2, 3, 1).reshape(b, v, h, w, c).to(feats.dtype)
 
 
-def augment_batch(batch: dict, scale: float, seed: int, step: int) -> torch.Tensor | None:
+def augment_batch(batch: dict, scale: float, seed: int, step: int, rows: slice | None = None,
+                  total: int | None = None) -> torch.Tensor | None:
     """Training-loop helper: crop batch["images"] in place with windows drawn from (seed, step) (so a resumed
-    run draws the same crops) and return the boxes [B, V, 4]; None (nothing done) when scale == 1."""
+    run draws the same crops) and return the boxes [B, V, 4]; None (nothing done) when scale == 1.
+
+    `batch` may be the `rows` of a step's global batch of `total` samples (one rank's shard): the windows of
+    the whole global batch are drawn and those rows kept, so each sample gets its one-process crop."""
     if scale >= 1.0:
         return None
     b, v = batch["images"].shape[:2]
     gen = torch.Generator().manual_seed(seed * 1_000_003 + step)
-    boxes = crop_boxes(b, v, scale, generator=gen)
+    boxes = crop_boxes(b if total is None else total, v, scale, generator=gen)
+    if rows is not None:
+        boxes = boxes[rows]
     batch["images"] = crop_images(batch["images"], boxes)
     return boxes

@@ -28,7 +28,8 @@ class TrainConfig:
     cameras: list[str] = field(default_factory=lambda: ["agentview", "wrist"])  # views, in order
     episode_fraction: float = 1.0  # fraction of episodes per task used (data-efficiency experiments)
     steps: int = 600  # optimizer steps
-    batch_size: int = 32  # samples per step
+    batch_size: int = 32  # samples per step: the global batch, split over the processes of a multi-process run
+    grad_accum: int = 1  # micro-batches per process and step, of batch_size / (processes * grad_accum) each
     lr: float = 5e-4  # peak learning rate (AdamW)
     weight_decay: float = 0.01  # AdamW weight decay (torch default, as the reference)
     warmup_steps: int = 50  # linear warm-up steps
@@ -62,7 +63,7 @@ class TrainConfig:
             raise SFError("--val-every needs --val-dataset (a dataset of held-out episodes)")
         if self.eval_every < 0 or self.val_every < 0:
             raise SFError(f"--eval-every and --val-every must be >= 0, got {self.eval_every}, {self.val_every}")
-        for name in ("steps", "batch_size", "threads", "log_every", "save_every"):
+        for name in ("steps", "batch_size", "grad_accum", "threads", "log_every", "save_every"):
             if getattr(self, name) < 1:
                 raise SFError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         # NaN compares False with everything, so each bound is checked together with isfinite.

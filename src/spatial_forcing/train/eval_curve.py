@@ -44,15 +44,17 @@ def eval_config(cfg: TrainConfig, data: ChunkDataset) -> EvalConfig:
                       seed=cfg.eval_seed)
 
 
-def curve_evaluator(cfg: TrainConfig, data: ChunkDataset) -> Callable[[int, torch.nn.Module], dict]:
-    """`on_eval(step, policy) -> scalars` for `train`, evaluating the policy as it is in memory."""
+def curve_evaluator(cfg: TrainConfig, data: ChunkDataset,
+                    device: torch.device = torch.device("cpu")) -> Callable[[int, torch.nn.Module], dict]:
+    """`on_eval(step, policy) -> scalars` for `train`, evaluating the policy as it is in memory (on `device`,
+    where it trains: LoadedPolicy moves its model there)."""
     ecfg = eval_config(cfg, data)
     out_dir = Path(cfg.out) / "evals"
     log.info("evaluating every %d steps on %s tasks %s, init states %s", cfg.eval_every, ecfg.env, ecfg.tasks,
              ecfg.init_states)
 
     def run(step: int, policy: torch.nn.Module) -> dict:
-        act = LoadedPolicy(policy, data.normalizer, cfg.cameras, crop_scale=cfg.crop_scale).act
+        act = LoadedPolicy(policy, data.normalizer, cfg.cameras, str(device), crop_scale=cfg.crop_scale).act
         out = out_dir / f"step_{step:06d}.json"
         # `act` is the same method at every step: the weights (and what maps them to actions) key the episodes
         key = weights_digest(policy, {"stats": data.stats, "cameras": list(cfg.cameras), "crop": cfg.crop_scale})

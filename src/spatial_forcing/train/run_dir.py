@@ -1,9 +1,13 @@
 """The run directory (`--out`): checked before anything is loaded, written only after the run's checks.
 
 - `check_start`: `--out` must be usable as a directory; a non-empty one needs `--resume` (continue its run) or
-  `--overwrite` (start over); `--resume` refuses a config that differs in anything but RESUME_SAFE fields.
+  `--overwrite` (start over); `--resume` refuses a config that differs in anything but RESUME_SAFE fields, or
+  another number of micro-batches per step (processes x --grad-accum).
 - `open_run`: once the run has passed its checks (data, model, teacher, preflight): clear the previous run's
-  outputs (--overwrite), remove partial writes of a killed run, write train_config.json.
+  outputs (--overwrite), remove partial writes of a killed run, write train_config.json (the TrainConfig
+  fields plus `world_size`, the number of processes).
+
+Every rank runs the checks (they only read); rank 0 alone opens and writes the run directory.
 - `cleaned_on_error`: a run that fails before its first checkpoint in a directory it found empty leaves
   nothing behind (so the corrected command can be rerun as is).
 """
@@ -33,10 +37,14 @@ OUTPUTS = (CHECKPOINTS, METRICS, "tensorboard", "evals", CONFIG_FILE)
 # TrainConfig fields a resumed run may change: where the run lives, how it is computed and what is logged,
 # measured or saved, never the data, model, objective or optimisation. (An in-training evaluation re-seeds
 # the global RNG, so changing eval_every changes later noise draws of a flow head; the run stays a run of
-# its config.) Every other field must equal the one in train_config.json.
+# its config.) Every other field must equal the one in train_config.json. grad_accum may change together
+# with the number of processes as long as their product (the micro-batches of a step) does not: each
+# micro-batch then holds the same samples and draws the same noise (`train.distributed`), and only the order
+# in which their gradients are summed changes (all-reduce instead of accumulation: float rounding).
 RESUME_SAFE = frozenset({"out", "overwrite", "threads", "log_every", "save_every", "val_dataset", "val_every",
                          "val_samples", "eval_every", "eval_env", "eval_tasks", "eval_init_states",
-                         "eval_seed"})
+                         "eval_seed", "grad_accum"})
+WORLD_SIZE = "world_size"  # the key of train_config.json beside the TrainConfig fields
 
 
 def check_out(path: Path) -> None:
@@ -50,9 +58,9 @@ def check_out(path: Path) -> None:
         raise SFError(f"--out {path}: {existing} is not writable")
 
 
-def check_start(cfg: TrainConfig, resume: bool) -> str:
+def check_start(cfg: TrainConfig, resume: bool, world_size: int = 1) -> str:
     """Refuse a run that would mix with or destroy another one; returns what `--out` was: "absent", "empty"
-    or "used"."""
+    or "used". `world_size`: the number of processes of this run."""
     run_dir = Path(cfg.out)
     check_out(run_dir)
     if resume and cfg.overwrite:
@@ -64,7 +72,7 @@ def check_start(cfg: TrainConfig, resume: bool) -> str:
         return "empty"
     if resume:
         if resume_candidates(run_dir, warn=False) or (run_dir / CHECKPOINTS / LATEST).exists():
-            check_resume_config(run_dir, cfg)
+            check_resume_config(run_dir, cfg, world_size)
     elif not cfg.overwrite:
         shown = ", ".join(entries[:4]) + (", ..." if len(entries) > 4 else "")
         raise SFError(f"--out {run_dir} is not empty ({shown}): pass --resume to continue its run or "
@@ -72,14 +80,16 @@ def check_start(cfg: TrainConfig, resume: bool) -> str:
     return "used"
 
 
-def check_resume_config(run_dir: Path, cfg: TrainConfig) -> None:
-    """SFError listing the fields (outside RESUME_SAFE) in which `cfg` differs from the run's saved config."""
+def check_resume_config(run_dir: Path, cfg: TrainConfig, world_size: int = 1) -> None:
+    """SFError listing the fields (outside RESUME_SAFE) in which `cfg` differs from the run's saved config,
+    or naming the micro-batches per step (processes x grad_accum) when they differ."""
     path = run_dir / CONFIG_FILE
     if not path.is_file():
         log.warning("%s has checkpoints but no %s: cannot check that the config is unchanged", run_dir,
                     CONFIG_FILE)
         return
     saved = read_json(path)
+    saved_world = saved.pop(WORLD_SIZE, 1) if isinstance(saved, dict) else 1  # absent: before multi-process
     try:
         saved = TrainConfig.from_dict(saved).to_dict()  # fields added since get their defaults
     except (SFError, TypeError, ValueError) as err:
@@ -93,6 +103,16 @@ def check_resume_config(run_dir: Path, cfg: TrainConfig) -> None:
     if unsafe:
         raise SFError(f"--resume: {run_dir} was trained with another config ({'; '.join(unsafe)}); resume it "
                       f"with the same values, or start over with --overwrite")
+    before, now = (saved_world, saved["grad_accum"]), (world_size, cfg.grad_accum)
+    if before[0] * before[1] != now[0] * now[1]:
+        parts = before[0] * before[1]
+        fix = f"--grad-accum {parts // now[0]}" if parts % now[0] == 0 else f"{before[0]} process(es)"
+        raise SFError(f"--resume: {run_dir} was trained with {before[0]} process(es) x --grad-accum "
+                      f"{before[1]} micro-batches per step, this run has {now[0]} x {now[1]}: resume with "
+                      f"{fix} (the same micro-batches), or start over with --overwrite")
+    if before != now:
+        log.info("resuming with %d process(es) x --grad-accum %d instead of %d x %d: the same micro-batches, "
+                 "summed in another order", *now, *before)
     if safe:
         log.info("resuming with changed %s", "; ".join(safe))
 
@@ -114,8 +134,8 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def open_run(run_dir: Path, cfg: TrainConfig) -> None:
-    """Make `run_dir` ready for writing (called once the run passed its checks)."""
+def open_run(run_dir: Path, cfg: TrainConfig, world_size: int = 1) -> None:
+    """Make `run_dir` ready for writing (called once the run passed its checks, by rank 0 alone)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     if cfg.overwrite:
         removed = [name for name in OUTPUTS if (run_dir / name).exists()]
@@ -128,7 +148,7 @@ def open_run(run_dir: Path, cfg: TrainConfig) -> None:
             shutil.rmtree(tmp)
         else:
             tmp.unlink()
-    write_config(run_dir, cfg.to_dict())
+    write_config(run_dir, {**cfg.to_dict(), WORLD_SIZE: world_size})
 
 
 @contextmanager

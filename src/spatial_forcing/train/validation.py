@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import default_collate
 
 from spatial_forcing.data.chunk_dataset import ChunkDataset
+from spatial_forcing.train.batches import to_device
 from spatial_forcing.train.config import TrainConfig
 
 BATCH = 64  # frames per forward pass
@@ -28,8 +29,9 @@ class Validation:
     @torch.no_grad()
     def __call__(self, policy: torch.nn.Module) -> dict[str, float]:
         total, count = 0.0, 0
+        device = next(policy.parameters()).device
         for part in self.positions.split(BATCH):
-            batch = default_collate([self.data[int(i)] for i in part])
+            batch = to_device(default_collate([self.data[int(i)] for i in part]), device)
             total += float(policy(batch)["action_loss"]) * len(part)
             count += len(part)
         return {"val/action_loss": total / count}
