@@ -8,6 +8,7 @@ from spatial_forcing.core.config import AlignConfig
 from spatial_forcing.core.layers import LayerMix
 from spatial_forcing.core.layout import TokenLayout
 from spatial_forcing.core.spatial_forcing import SpatialForcing
+from spatial_forcing.utils.errors import SFError
 
 
 class Stack(nn.Module):
@@ -104,7 +105,7 @@ def test_spatial_forcing_end_to_end_reduces_loss(mode, layers):
 
 
 def test_config_validation():
-    with pytest.raises(ValueError, match="out of range"):
+    with pytest.raises(SFError, match=r"align.layers: layer 9 out of range; expected an integer in 1..8"):
         AlignConfig(layers=[9]).resolve_layers(8)
     assert AlignConfig().resolve_layers(32) == [24]
     assert AlignConfig().resolve_layers(18) == [14]

@@ -56,7 +56,7 @@ def test_shipped_tiny_plan_is_valid():
     (lambda p: p["variants"]["sf"]["align"].update(alpha="big"),
      r"variants\.sf\.align\.alpha: expected a number"),
     (lambda p: p["variants"]["sf"]["align"].update(layers=[9]),
-     r"variant 'sf' .*align\.layers \[9\] out of range"),
+     r"variant 'sf' .*align\.layers: layer 9 out of range"),
     (lambda p: p["variants"]["sf"].update(vla={"heads": 3}),
      r"variant 'sf' .*vla\.heads: unknown SmallVLAConfig"),
     (lambda p: p["variants"]["sf"].update(steps=0), r"variant 'sf' .*--steps must be >= 1"),

@@ -104,7 +104,7 @@ def test_teacher_contract_and_errors():
     with pytest.raises(SFError, match="^" + ONLINE_ERROR + "$"):
         oracle.forward_intermediates(torch.zeros(1, 2, 3, 32, 32), [0])
     with pytest.raises(SFError, match="oracle3d has no weights"):
-        build_teacher("oracle3d", weights="random")
+        build_teacher("oracle3d", weights="model.pt")
     with pytest.raises(SFError, match="dim 32 is below its 60 raw channels"):
         build_teacher("oracle3d", dim=32)
     with pytest.raises(SFError, match="expected options among"):

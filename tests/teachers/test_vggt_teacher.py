@@ -15,7 +15,7 @@ from spatial_forcing.utils.errors import SFError
 @pytest.fixture(scope="module")
 def teacher():
     torch.set_num_threads(1)
-    return build_teacher("vggt", config="tiny", image_size=56, seed=0)
+    return build_teacher("vggt", weights="random", config="tiny", image_size=56, seed=0)
 
 
 def test_protocol_and_shapes(teacher) -> None:

@@ -77,7 +77,7 @@ def test_baseline_has_no_alignment(synthetic_dataset, tmp_path):
 
 @pytest.mark.parametrize("align,message", [
     (AlignConfig(enabled=True, teacher="mini3d", layers=[7]), "out of range"),
-    (AlignConfig(enabled=True, teacher="mini3d", layers=[2], teacher_layer=9), "teacher_layer=9 out of range"),
+    (AlignConfig(enabled=True, teacher="mini3d", layers=[2], teacher_layer=9), "align.teacher_layer 9 out of range"),
     (AlignConfig(enabled=True, teacher="nope"), "unknown teacher 'nope'"),
 ])
 def test_bad_configuration_fails_before_training(synthetic_dataset, tmp_path, align, message):

@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except SFError as err:
-        print(f"sf {args.command}: error: {err}", file=sys.stderr)
+        command = " ".join(filter(None, (args.command, getattr(args, "action", None))))  # "teacher cache"
+        print(f"sf {command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         logging.getLogger("sf").warning("interrupted")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from spatial_forcing.core.layers import MODES
 from spatial_forcing.core.projector import NORMS
 from spatial_forcing.core.target_norm import TARGET_NORMS
+from spatial_forcing.utils.layer_index import decoder_layer
 
 
 @dataclass
@@ -45,7 +46,4 @@ class AlignConfig:
     def resolve_layers(self, num_layers: int) -> list[int]:
         """The student layers to align, checked against the VLA's depth (1..num_layers)."""
         layers = list(self.layers) or [max(1, round(0.75 * num_layers))]
-        bad = [k for k in layers if not 1 <= k <= num_layers]
-        if bad:
-            raise ValueError(f"align.layers {bad} out of range: this VLA has decoder layers 1..{num_layers}")
-        return layers
+        return [decoder_layer(k, num_layers, "align.layers: layer") for k in layers]

@@ -12,10 +12,10 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from spatial_forcing.data import lerobot_format as fmt
+from spatial_forcing.data.images import resize_images, to_unit
 from spatial_forcing.data.normalize import Normalizer
 from spatial_forcing.data.reader import LeRobotDatasetReader
 from spatial_forcing.data.stats import vector_stats
@@ -126,7 +126,7 @@ class ChunkDataset(Dataset):
         actions = self.actions[steps.clamp(max=end - 1)]
         task = int(self.task_index[i])
         return {
-            "images": self.images[i].float().div_(255.0),
+            "images": to_unit(self.images[i]),  # as `data.images.model_images` at evaluation
             "state": self.state[i],
             "actions": actions,
             "action_is_pad": pad,
@@ -169,9 +169,3 @@ def _pair(size: int | tuple[int, int] | None) -> tuple[int, int] | None:
     if size is None:
         return None
     return (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
-
-
-def resize_images(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """uint8 [B, 3, H, W] -> uint8 [B, 3, *size] (bilinear, antialiased when shrinking)."""
-    out = F.interpolate(images.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
-    return out.round_().clamp_(0, 255).to(torch.uint8)

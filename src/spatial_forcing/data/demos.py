@@ -8,7 +8,6 @@ and envs once and keeps them in module globals.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import pickle
 from pathlib import Path
@@ -44,15 +43,11 @@ class Item(NamedTuple):
 
 
 def load_suite(spec: str) -> Any:
-    """A suite from the registry name, or from "package.module:factory" (custom / test suites)."""
+    """The suite of a registry name or "package.module:factory" (custom / test suites), once per process."""
     if spec not in _SUITES:
-        if ":" in spec:
-            module_name, attr = spec.split(":", 1)
-            _SUITES[spec] = getattr(importlib.import_module(module_name), attr)()
-        else:
-            from spatial_forcing.sim.registry import get_suite
+        from spatial_forcing.sim.registry import get_suite  # imported by workers only when they need a suite
 
-            _SUITES[spec] = get_suite(spec)
+        _SUITES[spec] = get_suite(spec)
     return _SUITES[spec]
 
 

@@ -37,6 +37,35 @@ ACTION_NAMES = ["dx", "dy", "dz", "drx", "dry", "drz", "gripper"]
 
 
 @dataclass
+class GenerateConfig:
+    """`sf generate`: the options of `generate_dataset` (empty lists and 0 mean its defaults)."""
+
+    env: str  # suite name (tabletop, libero_spatial, ...) or package.module:factory
+    out: str  # output dataset directory (must not exist)
+    episodes_per_task: int  # successful demos per task
+    image_size: int = 128  # rendered image side in pixels
+    workers: int = 1  # worker processes
+    # [] = layouts drawn from the episode seeds (tabletop: disjoint from its fixed evaluation states)
+    init_states: list[int] = field(default_factory=list)  # the suite's fixed initial states, in order; [] = random
+    max_attempts: int = 0  # random layouts tried per task at most; 0 = 3 x episodes_per_task + 5
+    tasks: list[int] = field(default_factory=list)  # task ids, e.g. 0,1,2 or 0-3; [] = all
+    seed: int = 0  # base seed of the episodes
+    # DART: random pushes of the executed position actions while the labels stay the expert's
+    action_noise: float = 0.0  # size of the DART pushes in action units; 0 = clean demos
+    noise_rate: float = 0.05  # probability per moving step that a push starts
+    keep_work: bool = False  # keep the <out>.work part files
+    # tabletop only; needed by --align.teacher oracle3d
+    record_geometry: bool = False  # also store per-camera depth, semantic segmentation and camera matrices
+
+    def run(self) -> "GenerateResult":
+        return generate_dataset(self.env, self.out, self.episodes_per_task, image_size=self.image_size,
+                                init_states=self.init_states or None, workers=self.workers, seed=self.seed,
+                                tasks=self.tasks or None, keep_work=self.keep_work,
+                                max_attempts=self.max_attempts or None, action_noise=self.action_noise,
+                                noise_rate=self.noise_rate, record_geometry=self.record_geometry)
+
+
+@dataclass
 class GenerateResult:
     """What a generation run produced."""
 

@@ -6,7 +6,7 @@ were not its own under its label.
 
 The policy key of an exported policy directory is a digest of its files. An action function has no
 files: its key is its qualified name unless the caller gives one, which it must when the same function
-can stand for different weights (a `LoadedPolicy.act`, for instance).
+can stand for different weights (a `LoadedPolicy.act`, for instance: `weights_digest` of its model).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import hashlib
 import json
 from pathlib import Path
 from typing import Callable
+
+import torch
 
 from spatial_forcing.utils.errors import SFError
 from spatial_forcing.utils.jsonl import append_jsonl, read_jsonl
@@ -31,6 +33,26 @@ def policy_digest(policy_dir: str | Path) -> str:
         with open(path, "rb") as fh:
             digest.update(hashlib.file_digest(fh, "sha256").digest())
     return "sha256:" + digest.hexdigest()[:16]
+
+
+def weights_digest(model: torch.nn.Module, extra: object = None) -> str:
+    """'weights:<16 hex>' over a model's state_dict (names, dtypes, shapes, bytes) and the JSON of `extra`
+    (what else shapes its actions: normalisation stats, cameras), for a policy held in memory."""
+    digest = hashlib.sha256(json.dumps(extra, sort_keys=True, default=_plain).encode())
+    for name, t in sorted(model.state_dict().items()):
+        digest.update(f"{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+        digest.update(t.detach().reshape(-1).contiguous().view(torch.uint8).cpu().numpy().tobytes())
+    return "weights:" + digest.hexdigest()[:16]
+
+
+def _plain(obj: object) -> object:
+    return obj.tolist() if hasattr(obj, "tolist") else str(obj)  # arrays in full (str() elides them)
+
+
+def episodes_path(out_json: str | Path) -> Path:
+    """The episodes log beside an evaluation's results JSON: `<stem>.episodes.jsonl`."""
+    out_json = Path(out_json)
+    return out_json.with_name(out_json.stem + ".episodes.jsonl")
 
 
 def callable_key(act: Callable) -> str:

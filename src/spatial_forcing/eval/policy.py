@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from spatial_forcing.data.augment import center_boxes, crop_images
+from spatial_forcing.data.images import model_images
 from spatial_forcing.data.normalize import Normalizer
 from spatial_forcing.vla.export import read_policy
 
@@ -45,12 +46,9 @@ class LoadedPolicy:
     def batch_from_obs(self, observations: Sequence[dict], instructions: Sequence[str]) -> dict:
         """Env observations (uint8 images HxWx3, raw 8-d state) -> a model batch."""
         images = np.stack([np.stack([o[f"observation.images.{c}"] for c in self.cameras]) for o in observations])
-        images_t = torch.from_numpy(images).permute(0, 1, 4, 2, 3).float().div_(255.0)
         size = self.config.image_size
-        if images_t.shape[-1] != size or images_t.shape[-2] != size:
-            b, v = images_t.shape[:2]
-            images_t = torch.nn.functional.interpolate(images_t.flatten(0, 1), size=(size, size), mode="bilinear",
-                                                       antialias=True, align_corners=False).reshape(b, v, 3, size, size)
+        # the pixels training saw: the same uint8 resize as the dataset cache (data.images)
+        images_t = model_images(torch.from_numpy(images).permute(0, 1, 4, 2, 3), (size, size))
         if self.crop_scale < 1.0:
             images_t = crop_images(images_t, center_boxes(images_t.shape[0], images_t.shape[1], self.crop_scale))
         state = torch.from_numpy(np.stack([o[STATE_KEY] for o in observations])).float()

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from spatial_forcing.eval.config import EvalConfig, protocol
 from spatial_forcing.eval.episode import ActFn, play_episode
-from spatial_forcing.eval.episode_log import EpisodeLog, callable_key, policy_digest
+from spatial_forcing.eval.episode_log import EpisodeLog, callable_key, episodes_path, policy_digest
 from spatial_forcing.eval.parallel import run_parallel
 from spatial_forcing.sim.registry import get_suite
 from spatial_forcing.utils.atomic import write_json
@@ -65,7 +65,7 @@ def evaluate(act: ActFn | str | Path, cfg: EvalConfig, out_json: str | Path, lab
     if policy_key is None:
         policy_key = callable_key(act) if callable(act) else policy_digest(act)
     out_json = Path(out_json)
-    episode_log = EpisodeLog(out_json.with_name(out_json.stem + ".episodes.jsonl"), policy_key, protocol(cfg))
+    episode_log = EpisodeLog(episodes_path(out_json), policy_key, protocol(cfg))
     done = episode_log.load()
     todo = [(t, i) for t in task_ids for i in cfg.init_states if EpisodeLog.key(t, i) not in done]
     total = len(task_ids) * len(cfg.init_states)

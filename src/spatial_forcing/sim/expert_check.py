@@ -10,17 +10,38 @@ import logging
 import math
 import multiprocessing as mp
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm import tqdm
 
 from spatial_forcing.sim.registry import get_suite
+from spatial_forcing.utils.atomic import write_json
 from spatial_forcing.utils.errors import SFError
 from spatial_forcing.utils.int_ranges import format_int_ranges
 
 log = logging.getLogger(__name__)
 
 Result = tuple[int, int, bool, int]  # (task_id, init_state, success, steps)
+
+
+@dataclass
+class ExpertCheckConfig:
+    """`sf expert-check`: the options of `check_expert` (empty lists and 0 mean its defaults)."""
+
+    env: str  # suite name, e.g. tabletop or libero_spatial
+    out: str  # JSON report path (written atomically)
+    init_states: list[int] = field(default_factory=list)  # initial states, e.g. 0-49 or 0-4,7; [] = all
+    episodes_per_task: int = 0  # use only the first K of those states; 0 = all
+    workers: int = 1  # worker processes
+    tasks: list[int] = field(default_factory=list)  # task ids, e.g. 1,5 or 0-3; [] = all
+
+    def run(self) -> dict:
+        """The report of `check_expert`, also written to `out`."""
+        report = check_expert(self.env, self.tasks or None, self.init_states or None,
+                              self.episodes_per_task or None, self.workers)
+        write_json(self.out, report)
+        return report
 
 
 def run_episode(env, expert, init_state: int, max_steps: int, task_id: int = 0) -> tuple[bool, int]:

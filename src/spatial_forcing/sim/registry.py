@@ -1,11 +1,11 @@
-"""Suite registry: name -> factory, imported lazily (LIBERO is an optional extra)."""
+"""Suite registry: name -> factory, imported lazily (LIBERO is an optional extra). A suite of one's own is
+named by its factory, "package.module:factory" (called with no argument), wherever a suite name is taken."""
 
 from __future__ import annotations
 
-import importlib
-
 from spatial_forcing.sim.suite import Suite
 from spatial_forcing.utils.errors import SFError
+from spatial_forcing.utils.loader import load_object
 
 # name -> ("module:callable", positional argument or None)
 SUITES: dict[str, tuple[str, str | None]] = {
@@ -19,10 +19,11 @@ SUITES: dict[str, tuple[str, str | None]] = {
 
 
 def get_suite(name: str) -> Suite:
-    """Build the suite registered under `name`."""
+    """Build the suite registered under `name`, or the one of factory "package.module:factory"."""
     if name not in SUITES:
-        raise SFError(f"unknown env {name!r}; expected one of {sorted(SUITES)}")
+        if ":" in name:
+            return load_object(name, "env")()
+        raise SFError(f"unknown env {name!r}; expected one of {sorted(SUITES)} or package.module:factory")
     target, arg = SUITES[name]
-    module_name, attr = target.split(":")
-    factory = getattr(importlib.import_module(module_name), attr)
+    factory = load_object(target, f"env {name!r}")
     return factory(arg) if arg is not None else factory()

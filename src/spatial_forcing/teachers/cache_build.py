@@ -14,7 +14,7 @@ import torch
 from tqdm import tqdm
 
 from spatial_forcing.data import lerobot_format as fmt
-from spatial_forcing.data.chunk_dataset import resize_images
+from spatial_forcing.data.images import resize_images
 from spatial_forcing.data.reader import LeRobotDatasetReader
 from spatial_forcing.teachers.base import Teacher
 from spatial_forcing.teachers.cache import MANIFEST, ROWS, chunk_name, missing_chunks, read_manifest, stale_reason

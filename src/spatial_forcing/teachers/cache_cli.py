@@ -7,9 +7,8 @@ Rerunning after an interruption finishes the missing chunks only; training in ca
 
 from __future__ import annotations
 
-import argparse
 import logging
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import torch
 
@@ -21,50 +20,51 @@ from spatial_forcing.utils.errors import SFError
 log = logging.getLogger("sf.teacher.cache")
 
 
-def add_args(parser: argparse.ArgumentParser) -> None:
-    """Options of `sf teacher cache`."""
-    parser.add_argument("--dataset", type=Path, required=True, help="LeRobot v3 dataset directory")
-    parser.add_argument("--teacher", choices=sorted(TEACHERS), required=True)
-    parser.add_argument("--layer", type=int, required=True, help="teacher layer (negative counts from the end)")
-    parser.add_argument("--weights", default=None,
-                        help="weights file, or 'random' (seeded by --seed); default: the teacher's default")
-    parser.add_argument("--image-size", type=int, default=None,
-                        help="resize views to this square size first, as training does (the VLA's image_size, "
-                             "e.g. 64 for the demo preset); default: the stored size")
-    parser.add_argument("--cameras", nargs="+", default=["agentview", "wrist"], help="views, in order")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="cache directory (default <dataset>.sf_cache/<teacher>-L<layer>-<hash>)")
-    parser.add_argument("--batch-size", type=int, default=32, help="samples per teacher call (default 32)")
-    parser.add_argument("--chunk-frames", type=int, default=0,
-                        help="frames per chunk file (default 0 = about 64 MB of features per chunk)")
-    parser.add_argument("--vggt-config", default=None, help="vggt only: size preset (e.g. 'tiny' for tests)")
-    parser.add_argument("--overwrite", action="store_true", help="replace a stale cache instead of refusing")
-    parser.add_argument("--seed", type=int, default=0, help="seed of a random teacher init")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the cores are shared)")
+@dataclass
+class TeacherCacheConfig:
+    """`sf teacher cache`: build or finish the cache, verify it, print its location and size."""
 
+    dataset: str  # LeRobot v3 dataset directory
+    teacher: str  # teacher: mini3d, mini2d, vggt, dinov2, siglip or oracle3d
+    layer: int  # teacher layer (negative counts from the end)
+    weights: str = ""  # weights file, or 'random' (seeded by --seed); "" = the teacher's default
+    # as training does: the VLA's image_size, e.g. 64 for the demo preset
+    image_size: int = 0  # resize views to this square size first; 0 = the stored size
+    cameras: list[str] = field(default_factory=lambda: ["agentview", "wrist"])  # views, in order
+    out: str = ""  # cache directory; "" = <dataset>.sf_cache/<teacher>-L<layer>-<hash>
+    batch_size: int = 32  # samples per teacher call
+    chunk_frames: int = 0  # frames per chunk file; 0 = about 64 MB of features per chunk
+    vggt_config: str = ""  # vggt only: size preset (e.g. 'tiny' for tests); "" = vggt-1b
+    overwrite: bool = False  # replace a stale cache instead of refusing
+    seed: int = 0  # seed of a random teacher init
+    threads: int = 1  # torch threads (1: the cores are shared)
 
-def main(args: argparse.Namespace) -> int:
-    """Build or finish the cache, verify it, print its location and size."""
-    if args.batch_size < 1:
-        raise SFError(f"--batch-size must be >= 1, got {args.batch_size}")
-    if args.chunk_frames < 0:
-        raise SFError(f"--chunk-frames must be >= 0, got {args.chunk_frames}")
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    kwargs: dict = {}
-    if args.weights is not None:
-        kwargs["weights"] = args.weights
-    if args.teacher == "vggt" and args.vggt_config:
-        kwargs.update(config=args.vggt_config, allow_random=True)
-        if args.weights == "random":
-            kwargs["weights"] = None
-    elif args.vggt_config:
-        raise SFError(f"--vggt-config only applies to --teacher vggt, not {args.teacher!r}")
-    teacher = build_teacher(args.teacher, **kwargs)
-    path = build_cache(args.dataset, teacher, args.layer, args.cameras, args.image_size, out=args.out,
-                       chunk_frames=args.chunk_frames, batch_size=args.batch_size, overwrite=args.overwrite)
-    cache = FeatureCache(path)
-    size = sum(p.stat().st_size for p in path.glob("chunk-*.npy")) / 2**20
-    print(f"{path}: {len(cache)} frames x {cache.row_shape} float16 in {cache.manifest['num_chunks']} chunks, "
-          f"{size:.1f} MiB")
-    return 0
+    def __post_init__(self) -> None:
+        if self.teacher not in TEACHERS:
+            raise SFError(f"--teacher {self.teacher!r}: expected one of {sorted(TEACHERS)}")
+        if self.batch_size < 1:
+            raise SFError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if self.chunk_frames < 0:
+            raise SFError(f"--chunk-frames must be >= 0, got {self.chunk_frames}")
+        if self.image_size < 0 or self.threads < 1:
+            raise SFError(f"--image-size must be >= 0 and --threads >= 1, got {self.image_size}, {self.threads}")
+        if self.vggt_config and self.teacher != "vggt":
+            raise SFError(f"--vggt-config only applies to --teacher vggt, not {self.teacher!r}")
+
+    def run(self) -> int:
+        torch.set_num_threads(self.threads)
+        torch.manual_seed(self.seed)
+        kwargs: dict = {"weights": self.weights or None}
+        if self.weights == "random":
+            kwargs["seed"] = self.seed
+        if self.vggt_config:
+            kwargs["config"] = self.vggt_config
+        teacher = build_teacher(self.teacher, **kwargs)
+        path = build_cache(self.dataset, teacher, self.layer, self.cameras, self.image_size or None,
+                           out=self.out or None, chunk_frames=self.chunk_frames, batch_size=self.batch_size,
+                           overwrite=self.overwrite)
+        cache = FeatureCache(path)
+        size = sum(p.stat().st_size for p in path.glob("chunk-*.npy")) / 2**20
+        print(f"{path}: {len(cache)} frames x {cache.row_shape} float16 in {cache.manifest['num_chunks']} "
+              f"chunks, {size:.1f} MiB")
+        return 0

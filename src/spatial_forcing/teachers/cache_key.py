@@ -16,6 +16,7 @@ from spatial_forcing.data import lerobot_format as fmt
 from spatial_forcing.data.reader import LeRobotDatasetReader
 from spatial_forcing.teachers.base import Teacher
 from spatial_forcing.utils.errors import SFError
+from spatial_forcing.utils.layer_index import teacher_layer
 
 FORMAT_VERSION = 1
 CACHE_SUFFIX = ".sf_cache"  # sidecar directory: <dataset><CACHE_SUFFIX>/<teacher>-L<layer>-<hash>/
@@ -87,8 +88,7 @@ def input_hw(reader: LeRobotDatasetReader, views: Sequence[str],
 def cache_key(reader: LeRobotDatasetReader, teacher: Teacher, layer: int, views: Sequence[str],
               image_size: int | tuple[int, int] | None, weights_hash: str | None = None) -> dict[str, Any]:
     """Every field a stored cache must match, in the order mismatches are reported."""
-    if not -teacher.num_layers <= layer < teacher.num_layers:
-        raise SFError(f"layer {layer} out of range for teacher {teacher.name!r} with {teacher.num_layers} layers")
+    teacher_layer(layer, teacher.num_layers, f"teacher {teacher.name!r} layer")
     hw = input_hw(reader, views, image_size)
     options = {k: getattr(teacher, k) for k in ("image_size", "mode") if hasattr(teacher, k)}
     if hasattr(teacher, "features_from_dataset"):  # a geometry teacher (oracle3d): reads dataset features

@@ -7,13 +7,15 @@ import contextlib
 import json
 import logging
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spatial_forcing.teachers.base import RANDOM, no_default_weights, seeded_init, size_options_need_random
 from spatial_forcing.utils.errors import SFError
+from spatial_forcing.utils.layer_index import teacher_layer
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +60,7 @@ class HF2DTeacher(nn.Module):
         """images [B, V, 3, H, W] in [0, 1] -> one float32 [B, V, h, w, dim] per requested layer."""
         if images.ndim != 5 or images.shape[2] != 3:
             raise SFError(f"{self.name} teacher: expected images [B, V, 3, H, W], got {tuple(images.shape)}")
-        for i in indices:
-            if not -self.num_layers <= int(i) < self.num_layers:
-                raise SFError(f"{self.name} layer {i}: expected -{self.num_layers}..{self.num_layers - 1}")
+        indices = [teacher_layer(i, self.num_layers, f"{self.name} layer") for i in indices]
         b, v, _, height, width = images.shape
         device = self.mean.device
         x = images.reshape(b * v, 3, height, width).float().to(device)
@@ -73,7 +73,7 @@ class HF2DTeacher(nn.Module):
             hidden = self.model(pixel_values=x, output_hidden_states=True).hidden_states
             outs = []
             for i in indices:
-                feat = hidden[int(i) % self.num_layers + 1]
+                feat = hidden[i + 1]
                 if self.final_norm:
                     feat = self.norm(feat)
                 outs.append(feat[:, self.num_prefix:])
@@ -122,34 +122,59 @@ def _load(cls_name: str, path: Path) -> nn.Module:
     return model.eval()
 
 
+def _random(name: str, cls_name: str, seed: int | None, options: dict[str, Any]) -> nn.Module:
+    """weights='random': a `cls_name` model of the HF config with `options` (e.g. hidden_size), seeded."""
+    import transformers
+
+    config_cls = getattr(transformers, cls_name.replace("Model", "Config"))
+    try:
+        config = config_cls(**options)
+    except (TypeError, ValueError) as err:
+        raise SFError(f"{name} teacher: options {sorted(options)}: {err}") from None
+    with seeded_init(seed):
+        return getattr(transformers, cls_name)(config).eval()
+
+
 def build_dinov2(
-    weights: str | Path | None = None, final_norm: bool = True, device: str | torch.device = "cpu"
+    weights: str | Path | None = None, final_norm: bool = True, device: str | torch.device = "cpu",
+    seed: int | None = None, **options: Any,
 ) -> HF2DTeacher:
-    """DINOv2 teacher (Dinov2Model or Dinov2WithRegistersModel) from a local checkpoint directory."""
+    """DINOv2 teacher (Dinov2Model or Dinov2WithRegistersModel) from a local checkpoint directory, or
+    weights='random' with Dinov2Config `options` (`weights` as in teachers.registry)."""
     if weights is None:
-        raise SFError("dinov2 teacher: weights=PATH to a local Hugging Face checkpoint dir is required")
-    path = Path(weights)
-    classes = {"dinov2": "Dinov2Model", "dinov2_with_registers": "Dinov2WithRegistersModel"}
-    cfg = _read_config(path, classes)
-    model = _load(classes[cfg["model_type"]], path)
+        raise no_default_weights("dinov2", "a local Hugging Face checkpoint directory")
+    size_options_need_random("dinov2", weights, options)
+    if weights == RANDOM:
+        model, mean, std = _random("dinov2", "Dinov2Model", seed, options), *IMAGENET
+    else:
+        path = Path(weights)
+        classes = {"dinov2": "Dinov2Model", "dinov2_with_registers": "Dinov2WithRegistersModel"}
+        cfg = _read_config(path, classes)
+        model = _load(classes[cfg["model_type"]], path)
+        mean, std = _mean_std(path, IMAGENET)
     num_prefix = 1 + int(getattr(model.config, "num_register_tokens", 0) or 0)
-    mean, std = _mean_std(path, IMAGENET)
-    log.info("dinov2 teacher from %s: %d layers, dim %d", path, model.config.num_hidden_layers,
+    log.info("dinov2 teacher from %s: %d layers, dim %d", weights, model.config.num_hidden_layers,
              model.config.hidden_size)
     return HF2DTeacher("dinov2", model, model.layernorm, num_prefix, mean, std, final_norm).to(device)
 
 
 def build_siglip(
-    weights: str | Path | None = None, final_norm: bool = True, device: str | torch.device = "cpu"
+    weights: str | Path | None = None, final_norm: bool = True, device: str | torch.device = "cpu",
+    seed: int | None = None, **options: Any,
 ) -> HF2DTeacher:
-    """SigLIP vision-tower teacher (SiglipVisionModel; a full SigLIP checkpoint's vision part also loads)."""
+    """SigLIP vision-tower teacher (SiglipVisionModel; a full SigLIP checkpoint's vision part also loads),
+    or weights='random' with SiglipVisionConfig `options` (`weights` as in teachers.registry)."""
     if weights is None:
-        raise SFError("siglip teacher: weights=PATH to a local Hugging Face checkpoint dir is required")
-    path = Path(weights)
-    _read_config(path, {"siglip_vision_model": "", "siglip": ""})
-    model = _load("SiglipVisionModel", path)
-    mean, std = _mean_std(path, HALF)
+        raise no_default_weights("siglip", "a local Hugging Face checkpoint directory")
+    size_options_need_random("siglip", weights, options)
+    if weights == RANDOM:
+        model, mean, std = _random("siglip", "SiglipVisionModel", seed, options), *HALF
+    else:
+        path = Path(weights)
+        _read_config(path, {"siglip_vision_model": "", "siglip": ""})
+        model = _load("SiglipVisionModel", path)
+        mean, std = _mean_std(path, HALF)
     norm = getattr(model, "vision_model", model).post_layernorm  # transformers < 5 nests the tower
-    log.info("siglip teacher from %s: %d layers, dim %d", path, model.config.num_hidden_layers,
+    log.info("siglip teacher from %s: %d layers, dim %d", weights, model.config.num_hidden_layers,
              model.config.hidden_size)
     return HF2DTeacher("siglip", model, norm, 0, mean, std, final_norm).to(device)

@@ -29,7 +29,7 @@ from spatial_forcing.core.diagnostics import PositionMeanAccumulator, position_v
 from spatial_forcing.core.target_norm import TARGET_NORMS, FeatureStats, FeatureStatsAccumulator
 from spatial_forcing.core.targets import build_targets
 from spatial_forcing.data import lerobot_format as fmt
-from spatial_forcing.data.chunk_dataset import resize_images
+from spatial_forcing.data.images import resize_images
 from spatial_forcing.data.reader import LeRobotDatasetReader
 from spatial_forcing.teachers.base import Teacher
 from spatial_forcing.teachers.cache import FeatureCache, missing_chunks, read_manifest, stale_reason

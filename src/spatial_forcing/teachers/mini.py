@@ -18,9 +18,11 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from spatial_forcing.teachers.base import RANDOM, seeded_init, size_options_need_random
 from spatial_forcing.teachers.blocks import MiniConfig
 from spatial_forcing.utils.atomic import atomic_path, write_json
 from spatial_forcing.utils.errors import SFError
+from spatial_forcing.utils.layer_index import teacher_layer
 
 
 class MiniTeacher(nn.Module):
@@ -55,11 +57,7 @@ class MiniTeacher(nn.Module):
         """images [B, V, 3, H, W] in [0, 1] -> one [B, V, h, w, 2*dim] tensor per index (pair i = layer i)."""
         if images.dim() != 5 or images.shape[2] != 3:
             raise SFError(f"{self.name}: images must be [B, V, 3, H, W], got {tuple(images.shape)}")
-        layers = []
-        for i in indices:
-            if not -self.num_layers <= i < self.num_layers:
-                raise SFError(f"{self.name}: layer index {i} out of range for {self.num_layers} layers")
-            layers.append(i % self.num_layers)
+        layers = [teacher_layer(i, self.num_layers, f"{self.name} layer") for i in indices]
         b, v = images.shape[:2]
         x = images.flatten(0, 1).float()
         hh, ww = self._input_hw(tuple(x.shape[-2:]))
@@ -105,13 +103,15 @@ def shipped_weights(kind: str) -> Path:
     return Path(str(importlib.resources.files("spatial_forcing") / "assets" / f"{kind}.safetensors"))
 
 
-def build_mini(cls: type[nn.Module], weights: str | Path | None = None, **cfg_overrides: Any) -> MiniTeacher:
-    """Shared factory: shipped weights (None), a file path, or "random" init with MiniConfig overrides."""
+def build_mini(cls: type[nn.Module], weights: str | Path | None = None, seed: int | None = None,
+               **cfg_overrides: Any) -> MiniTeacher:
+    """Shared factory (`weights` as in teachers.registry): the shipped weights (None), a .safetensors file,
+    or "random" init (seeded by `seed`) shaped by MiniConfig overrides."""
     kind = cls.kind
-    if weights == "random":
-        model = cls(MiniConfig(**cfg_overrides))
+    size_options_need_random(kind, weights, cfg_overrides)
+    if weights == RANDOM:
+        with seeded_init(seed):
+            model = cls(MiniConfig(**cfg_overrides))
     else:
-        if cfg_overrides:
-            raise SFError(f"{kind}: config options {sorted(cfg_overrides)} only apply with weights='random'")
         model = load_model(shipped_weights(kind) if weights is None else weights, cls)
     return MiniTeacher(model, kind)

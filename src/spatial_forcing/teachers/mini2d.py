@@ -48,6 +48,6 @@ class Mini2D(nn.Module):
         return {"pixels": self.pixel_head(feats.flatten(0, 1), h, w), "mask": mask}
 
 
-def build(weights: str | Path | None = None, **kw: Any) -> MiniTeacher:
-    """The mini2d teacher (registry factory)."""
-    return build_mini(Mini2D, weights, **kw)
+def build(weights: str | Path | None = None, seed: int | None = None, **kw: Any) -> MiniTeacher:
+    """The mini2d teacher (registry factory; `weights` as in teachers.registry)."""
+    return build_mini(Mini2D, weights, seed, **kw)

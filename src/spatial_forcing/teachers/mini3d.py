@@ -61,6 +61,6 @@ class Mini3D(nn.Module):
         }
 
 
-def build(weights: str | Path | None = None, **kw: Any) -> MiniTeacher:
-    """The mini3d teacher (registry factory)."""
-    return build_mini(Mini3D, weights, **kw)
+def build(weights: str | Path | None = None, seed: int | None = None, **kw: Any) -> MiniTeacher:
+    """The mini3d teacher (registry factory; `weights` as in teachers.registry)."""
+    return build_mini(Mini3D, weights, seed, **kw)

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spatial_forcing.sim.tabletop.semantics import NUM_CLASSES
+from spatial_forcing.teachers.base import RANDOM
 from spatial_forcing.teachers.pretrain.losses import geometry_targets
 from spatial_forcing.utils.errors import SFError
 
@@ -172,10 +173,13 @@ def _normals(points: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     return normal * inside.reshape(valid.shape)[..., None]
 
 
-def build(weights: str | None = None, **options: Any) -> Oracle3D:
-    """The oracle3d teacher (registry factory); `options` override OracleConfig fields. It has no weights."""
-    if weights is not None:
+def build(weights: str | None = None, seed: int | None = None, **options: Any) -> Oracle3D:
+    """The oracle3d teacher (registry factory); `options` override OracleConfig fields. It has no weights:
+    None and "random" (teachers.registry) both build it, its channel map seeded by `seed` (OracleConfig.seed)."""
+    if weights not in (None, RANDOM):
         raise SFError(f"oracle3d has no weights; drop --teacher-weights / --weights ({weights!r})")
+    if seed is not None:
+        options["seed"] = seed
     try:
         return Oracle3D(OracleConfig(**options))
     except TypeError as err:

@@ -16,6 +16,8 @@ from typing import Callable
 import torch
 
 from spatial_forcing.data.chunk_dataset import ChunkDataset
+from spatial_forcing.eval.config import protocol
+from spatial_forcing.eval.episode_log import EpisodeLog, episodes_path, weights_digest
 from spatial_forcing.eval.policy import LoadedPolicy
 from spatial_forcing.eval.rollout import EvalConfig, evaluate
 from spatial_forcing.sim.registry import SUITES, get_suite
@@ -53,7 +55,11 @@ def curve_evaluator(cfg: TrainConfig, data: ChunkDataset,
 
     def run(step: int, policy: torch.nn.Module) -> dict:
         act = LoadedPolicy(policy, data.normalizer, cfg.cameras, str(device), crop_scale=cfg.crop_scale).act
-        res = evaluate(act, ecfg, out_dir / f"step_{step:06d}.json", label=f"step {step}")
+        out = out_dir / f"step_{step:06d}.json"
+        # `act` is the same method at every step: the weights (and what maps them to actions) key the episodes
+        key = weights_digest(policy, {"stats": data.stats, "cameras": list(cfg.cameras), "crop": cfg.crop_scale})
+        _set_aside_stale(out, key, ecfg)
+        res = evaluate(act, ecfg, out, label=f"step {step}", policy_key=key)
         log.info("step %d: success %.3f %s", step, res["success_rate"],
                  " ".join(f"{k} {v:.3f}" for k, v in res["subgoal_rates"].items()))
         return {"eval/success": res["success_rate"],
@@ -61,3 +67,15 @@ def curve_evaluator(cfg: TrainConfig, data: ChunkDataset,
                 **{f"eval/task/{k}": v for k, v in res["per_task"].items()}}
 
     return run
+
+
+def _set_aside_stale(out: Path, key: str, ecfg: EvalConfig) -> None:
+    """A resumed run re-evaluates a step whose logged episodes are of other weights (a resume that is not
+    bit-exact, e.g. on another device) or of changed evaluation options: `evaluate` would refuse that log,
+    and those episodes no longer describe this run, so they are kept aside as `.stale` and the step reruns."""
+    path = episodes_path(out)
+    try:
+        EpisodeLog(path, key, protocol(ecfg)).load()
+    except SFError as err:
+        log.warning("%s; keeping it as %s.stale and evaluating step again", err, path.name)
+        path.replace(path.with_name(path.name + ".stale"))

@@ -26,6 +26,7 @@ from spatial_forcing.teachers.cache_build import build_cache, teacher_features
 from spatial_forcing.teachers.cache_key import cache_key
 from spatial_forcing.utils.errors import SFError
 from spatial_forcing.teachers.cache_stats import load_feature_stats
+from spatial_forcing.utils.layer_index import teacher_layer
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,4 @@ class TargetProvider:
 
 
 def _check_layer(teacher: Teacher, layer: int) -> None:
-    if not -teacher.num_layers <= layer < teacher.num_layers:
-        raise ValueError(f"align.teacher_layer={layer} out of range for teacher {teacher.name!r} with "
-                         f"{teacher.num_layers} layers")
+    teacher_layer(layer, teacher.num_layers, f"teacher {teacher.name!r}: align.teacher_layer")

@@ -1,6 +1,9 @@
-"""Expose a (nested) config dataclass as `--field` / `--group.field` command-line options.
+"""Expose a (nested) config dataclass as `--field` / `--group.field` command-line options: every `sf`
+subcommand is a config dataclass driven through here.
 
-The help text of each option is the comment written after the field in the dataclass source.
+The help text of each option is the comment written after the field in the dataclass source. A field
+without a default is a required option; `positional` fields are arguments instead (optional when they
+have a default). Lists of ids take '0-4,7'; lists of names take 'a,b' or 'a b'.
 """
 
 from __future__ import annotations
@@ -48,6 +51,16 @@ def _parse_float_list(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
+def _parse_json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"invalid JSON {text!r} ({err})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
+    return value
+
+
 def _parser_for(tp: Any):
     origin = typing.get_origin(tp)
     if tp is bool:
@@ -60,13 +73,25 @@ def _parser_for(tp: Any):
             return int_ranges_type(allow_empty=True), "INTS"
         return (_parse_float_list, "FLOATS") if inner is float else (_parse_str_list, "LIST")
     if origin is dict:
-        return json.loads, "JSON"
+        return _parse_json_object, "JSON"
     raise TypeError(f"unsupported config field type {tp!r}")
 
 
+class _Names(argparse.Action):
+    """`--cameras agentview wrist` and `--cameras agentview,wrist` alike: one flat list."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, [name for value in values for name in value])
+
+
+def _has_default(f: dataclasses.Field) -> bool:
+    return f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+
+
 def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, prefix: str = "",
-                       skip: tuple[str, ...] = ()) -> None:
-    """Add one option per field of `cls` (recursing into dataclass fields as `--name.field`)."""
+                       skip: tuple[str, ...] = (), positional: tuple[str, ...] = ()) -> None:
+    """Add one option per field of `cls` (recursing into dataclass fields as `--name.field`), and the
+    `positional` fields as arguments."""
     hints = typing.get_type_hints(cls)
     comments = _comments(cls)
     for f in dataclasses.fields(cls):
@@ -78,17 +103,28 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, prefix: str =
             add_dataclass_args(parser, tp, prefix=f"{name}.")
             continue
         parse, metavar = _parser_for(tp)
-        # A bare boolean flag means true (`--overwrite`); `--flag false` still turns one off.
-        flag = {"nargs": "?", "const": True} if tp is bool else {}
-        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=parse, metavar=metavar, **flag,
-                            default=argparse.SUPPRESS, help=comments.get(f.name, "").replace("%", "%%"))
+        help_text = comments.get(f.name, "").replace("%", "%%")
+        if f.name in positional:
+            extra = {"nargs": "?", "default": argparse.SUPPRESS} if _has_default(f) else {}
+            parser.add_argument(name, type=parse, metavar=f.name.upper(), help=help_text, **extra)
+            continue
+        if tp is bool:  # a bare flag means true (`--overwrite`); `--flag false` still turns one off
+            extra = {"nargs": "?", "const": True}
+        elif metavar == "LIST":
+            extra = {"nargs": "+", "action": _Names}
+        else:
+            extra = {}
+        if not _has_default(f):
+            extra["required"] = True
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=parse, metavar=metavar, **extra,
+                            default=argparse.SUPPRESS, help=help_text)
 
 
 def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """Nested dict of the options given on the command line (dots become nesting)."""
     out: dict[str, Any] = {}
     for key, value in vars(args).items():
-        if key in ("func", "command", "verbose"):
+        if key in ("func", "command", "action", "verbose"):
             continue
         node = out
         *parents, leaf = key.split(".")

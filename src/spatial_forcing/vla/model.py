@@ -20,6 +20,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPast
 
 from spatial_forcing.core.layout import TokenLayout
 from spatial_forcing.utils.errors import SFError
+from spatial_forcing.utils.layer_index import decoder_layer
 from spatial_forcing.vla.blocks import init_weights
 from spatial_forcing.vla.config import SmallVLAConfig
 from spatial_forcing.vla.heads import FlowHead, L1Head
@@ -107,9 +108,7 @@ class SmallVLA(nn.Module):
 
     def layer_path(self, k: int) -> str:
         """Module whose output is the residual stream after decoder layer k (1..num_layers)."""
-        if not isinstance(k, int) or not 1 <= k <= self.num_layers:
-            raise SFError(f"vla layer {k!r} out of range; expected an integer in 1..{self.num_layers}")
-        return f"llm.layers.{k - 1}"
+        return f"llm.layers.{decoder_layer(k, self.num_layers, 'vla layer') - 1}"
 
     # ----- sequence -----------------------------------------------------------------------------------
     def _text(self, batch: dict, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from spatial_forcing.utils.errors import SFError
+from spatial_forcing.utils.loader import load_object
 from spatial_forcing.vla.protocol import VLAPolicy
 
 # family name -> "module:function"; each factory takes (config, tokenizer) and returns a VLAPolicy.
@@ -19,5 +19,4 @@ def build_policy(config: Any, tokenizer: Any) -> VLAPolicy:
     family = getattr(config, "family", "small_vla")
     if family not in POLICIES:
         raise SFError(f"unknown vla family {family!r}; expected one of {sorted(POLICIES)}")
-    module_name, fn = POLICIES[family].split(":")
-    return getattr(importlib.import_module(module_name), fn)(config, tokenizer)
+    return load_object(POLICIES[family], f"vla family {family!r}")(config, tokenizer)

@@ -11,6 +11,7 @@ import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 
 from spatial_forcing.sim.libero.render import CAMERAS, CameraRenderer  # noqa: E402
+from spatial_forcing.utils.errors import SFError  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ class LiberoEnv(gym.Env):
         if idx is None:
             idx = int(self.np_random.integers(len(self.init_states)))
         if not 0 <= idx < len(self.init_states):
-            raise IndexError(f"init_state {idx} out of range 0..{len(self.init_states) - 1}")
+            raise SFError(f"init_state {idx} out of range; expected 0..{len(self.init_states) - 1}")
         self.libero.reset()
         for robot in self.libero.env.robots:  # hard_reset=False keeps the gripper's accumulated command
             robot.gripper.current_action = np.zeros(robot.gripper.dof)

@@ -30,6 +30,7 @@ import numpy as np
 from spatial_forcing.sim.libero import geometry as geo
 from spatial_forcing.sim.libero.expert_config import ExpertConfig
 from spatial_forcing.sim.libero.grasp import GraspChoice
+from spatial_forcing.utils.errors import SFError
 
 __all__ = ["ExpertConfig", "PickPlaceExpert", "make_expert"]
 
@@ -247,5 +248,5 @@ def make_expert(env, cfg: ExpertConfig | None = None) -> Callable[[dict], np.nda
     """The scripted expert for a LIBERO pick-and-place env (spatial or object suite)."""
     goal = env.libero.env.parsed_problem["goal_state"]
     if len(goal) != 1 or goal[0][0].lower() not in ("on", "in"):
-        raise NotImplementedError(f"scripted expert supports single On/In goals, got {goal}")
+        raise SFError(f"LIBERO scripted expert: only single On/In goals (pick and place), this task has {goal}")
     return PickPlaceExpert(env, cfg)

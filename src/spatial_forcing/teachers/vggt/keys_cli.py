@@ -6,8 +6,8 @@ The keys carry the official checkpoint's `aggregator.` prefix, so the list can b
 
 from __future__ import annotations
 
-import argparse
 import json
+from dataclasses import dataclass
 
 import torch
 
@@ -35,23 +35,27 @@ def summary(keys: dict[str, list[int]]) -> dict[str, int]:
     return {"count": len(keys), "params": params}
 
 
-def add_args(parser: argparse.ArgumentParser) -> None:
-    """Options of `sf teacher keys`."""
-    parser.add_argument("name", nargs="?", default="vggt", help="teacher name (only 'vggt' has a key map)")
-    parser.add_argument("--config", default="vggt-1b", choices=sorted(PRESETS), help="model size preset")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text lines")
+@dataclass
+class TeacherKeysConfig:
+    """`sf teacher keys [vggt] [--json]`: the key -> shape map and a summary line (count, params)."""
 
+    name: str = "vggt"  # teacher name (only 'vggt' has a key map)
+    config: str = "vggt-1b"  # model size preset
+    json: bool = False  # print one JSON object instead of text lines
 
-def main(args: argparse.Namespace) -> int:
-    """Print the key -> shape map and a summary line (count, params)."""
-    if args.name != "vggt":
-        raise SFError(f"teacher keys: {args.name!r} has no key map; only 'vggt' is supported")
-    keys = key_shapes(args.config)
-    info = summary(keys)
-    if args.json:
-        print(json.dumps({"teacher": args.name, "config": args.config, **info, "keys": keys}))
-    else:
-        for key, shape in keys.items():
-            print(f"{key} {tuple(shape)}")
-        print(f"# {info['count']} tensors, {info['params'] / 1e6:.1f}M params")
-    return 0
+    def __post_init__(self) -> None:
+        if self.name != "vggt":
+            raise SFError(f"{self.name!r} has no key map; only 'vggt' is supported")
+        if self.config not in PRESETS:
+            raise SFError(f"--config {self.config!r}: expected one of {sorted(PRESETS)}")
+
+    def run(self) -> int:
+        keys = key_shapes(self.config)
+        info = summary(keys)
+        if self.json:
+            print(json.dumps({"teacher": self.name, "config": self.config, **info, "keys": keys}))
+        else:
+            for key, shape in keys.items():
+                print(f"{key} {tuple(shape)}")
+            print(f"# {info['count']} tensors, {info['params'] / 1e6:.1f}M params")
+        return 0

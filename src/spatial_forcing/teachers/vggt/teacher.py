@@ -10,11 +10,13 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from spatial_forcing.teachers.base import RANDOM, no_default_weights, seeded_init
 from spatial_forcing.teachers.vggt.aggregator import Aggregator
 from spatial_forcing.teachers.vggt.config import AggregatorConfig, get_config
 from spatial_forcing.teachers.vggt.loading import load_aggregator_weights
 from spatial_forcing.teachers.vggt.preprocess import letterbox, patch_mask
 from spatial_forcing.utils.errors import SFError
+from spatial_forcing.utils.layer_index import teacher_layer
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +76,7 @@ class VGGTTeacher(nn.Module):
         return patch_mask(mask, self.aggregator.cfg.patch_size)
 
     def _normalise_indices(self, indices: Sequence[int]) -> list[int]:
-        out = []
-        for i in indices:
-            if not -self.num_layers <= int(i) < self.num_layers:
-                raise SFError(f"vggt layer {i}: expected -{self.num_layers}..{self.num_layers - 1}")
-            out.append(int(i) % self.num_layers)
-        return out
+        return [teacher_layer(i, self.num_layers, "vggt layer") for i in indices]
 
     def forward_intermediates(
         self, images: torch.Tensor, indices: Sequence[int], valid: torch.Tensor | None = None
@@ -110,20 +107,19 @@ def build(
     config: str | AggregatorConfig | dict[str, Any] = "vggt-1b",
     mode: str = "concat",
     device: str | torch.device = "cpu",
-    seed: int = 0,
-    allow_random: bool = False,
+    seed: int | None = None,
 ) -> VGGTTeacher:
-    """Build the VGGT teacher. `weights`: local VGGT-1B `model.pt` / `.safetensors` (heads dropped).
-    Without weights the model is randomly initialised (seeded), allowed for non-default configs or with
-    allow_random=True (a random 909M-parameter model is only useful for timing)."""
+    """Build the VGGT teacher (`weights` as in teachers.registry): a local VGGT-1B `model.pt` /
+    `.safetensors` (heads dropped), or "random" (seeded by `seed`; a random 909M-parameter model is only
+    useful for timing, config='tiny' is a small one). `config` is the architecture in both cases."""
     cfg = get_config(config)
     if weights is None:
-        if cfg == get_config("vggt-1b") and not allow_random:
-            raise SFError("vggt teacher: config 'vggt-1b' needs weights=PATH to model.pt "
-                          "(or allow_random=True; config='tiny' for a small random model)")
-        model = Aggregator(cfg)
-        model.init_random(torch.Generator().manual_seed(seed))
-        log.info("vggt teacher: random init (seed %d), %.1fM params", seed,
+        raise no_default_weights("vggt", "the VGGT-1B model.pt (config='tiny': a small model for tests)")
+    if weights == RANDOM:
+        with seeded_init(seed):  # the constructor draws too (norms, convs), not only init_random
+            model = Aggregator(cfg)
+            model.init_random()
+        log.info("vggt teacher: random init (seed %s), %.1fM params", seed,
                  sum(p.numel() for p in model.parameters()) / 1e6)
     else:
         with torch.device("meta"):

@@ -8,7 +8,6 @@ layer k" (k counted like HF `hidden_states` indices, 1..L), where the visual tok
 
 from __future__ import annotations
 
-import importlib
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -18,6 +17,8 @@ from spatial_forcing.core.layout import TokenLayout
 from spatial_forcing.vla.hf.layout import layout_from_input_ids, static_layout
 from spatial_forcing.vla.hf.paths import find_hf_roots, first_existing, join
 from spatial_forcing.utils.errors import SFError
+from spatial_forcing.utils.layer_index import decoder_layer
+from spatial_forcing.utils.loader import load_object
 
 KINDS = ("output", "input")
 
@@ -127,9 +128,7 @@ class HFAdapter:
         return max(1, min(self.num_layers, round(self.depth_ratio * self.num_layers)))
 
     def layer_path(self, k: int, kind: str = "output") -> str:
-        if not 1 <= k <= self.num_layers:
-            raise SFError(f"{self.family}: layer {k} out of range; this backbone has decoder layers "
-                          f"1..{self.num_layers}")
+        k = decoder_layer(k, self.num_layers, f"{self.family}: layer")
         if kind not in KINDS:
             raise SFError(f"{self.family}: hook kind {kind!r}; expected one of {KINDS}")
         if kind == "output":
@@ -177,8 +176,7 @@ def adapter_class(name: str) -> type:
         return _CUSTOM[name]
     if name not in ADAPTERS:
         raise SFError(f"unknown VLM family {name!r}; expected one of {sorted(set(ADAPTERS) | set(_CUSTOM))}")
-    module_name, cls = ADAPTERS[name].split(":")
-    return getattr(importlib.import_module(module_name), cls)
+    return load_object(ADAPTERS[name], f"VLM family {name!r}")
 
 
 def families() -> list[str]:
