@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             vit.train()
             y = target[test]
             r2 = (1 - ((pred - y) ** 2).mean(0) / y.var(0)).tolist()
-            curve.append({"step": step, "train_loss": float(loss), "r2_blocks": float(np.mean(r2[:4])),
+            curve.append({"step": step, "train_loss": float(loss.detach()), "r2_blocks": float(np.mean(r2[:4])),
                           "r2_cylinder": float(np.mean(r2[4:])), "cpu_s": round(time.process_time(), 1),
                           "wall_s": round(time.time() - t0, 1)})
             print(json.dumps(curve[-1]), flush=True)

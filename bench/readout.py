@@ -15,13 +15,17 @@ the policies know.
    fit on 3/4 of the episodes and scored (R^2) on the rest; the same for the untrained student (step 0) as a
    reference, since even random patch embeddings carry some position.
 
-Writes DIR/readout.json and DIR/readout.png and prints one line per policy.
+With `--reference V`, policies given as `sf experiment` run paths (`.../<variant>/seed<k>/policy`) are also
+summarised per variant: mean +- std over seeds and the paired 95% t-interval of the difference to variant V.
+
+Writes DIR/readout.json and DIR/readout.png and prints one line per policy (and per variant).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -31,6 +35,7 @@ import torch
 from spatial_forcing.data.normalize import Normalizer
 from spatial_forcing.data.reader import LeRobotDatasetReader
 from spatial_forcing.eval.policy import LoadedPolicy
+from spatial_forcing.experiment.stats import mean_std, t_interval
 from spatial_forcing.utils.atomic import write_json
 from spatial_forcing.utils.tensor_file import load_tensors
 from spatial_forcing.vla.config import preset
@@ -100,6 +105,29 @@ def token_probe_r2(policy: LoadedPolicy, images: torch.Tensor, target: np.ndarra
     return r2(b @ w + y_mu, target[test])
 
 
+def paired(results: dict, reference: str) -> dict:
+    """Per variant: mean/std over seeds of each measure and the paired t-interval of (variant - reference)."""
+    by: dict[str, dict[int, dict]] = {}
+    for spec, res in results.items():
+        m = re.search(r"([^/]+)/seed(\d+)/policy/?$", spec)
+        if m:
+            by.setdefault(m.group(1), {})[int(m.group(2))] = res
+    out = {}
+    for variant, seeds in by.items():
+        row = {}
+        for key in ("first_chunk_r2", "token_probe_r2"):
+            vals = [seeds[s][key] for s in sorted(seeds) if key in seeds[s]]
+            if not vals:
+                continue
+            mean, std = mean_std(vals)
+            row[key] = {"mean": mean, "std": std, "seeds": sorted(seeds)}
+            common = [s for s in sorted(seeds) if s in by.get(reference, {}) and key in seeds[s]]
+            if variant != reference and len(common) >= 2:
+                row[key]["vs_reference"] = t_interval([seeds[s][key] - by[reference][s][key] for s in common])
+        out[variant] = row
+    return out
+
+
 def plot(results: dict, path: Path) -> None:
     import matplotlib
 
@@ -125,6 +153,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--out", required=True, help="output directory (readout.json, readout.png)")
     ap.add_argument("--probe", action="store_true", help="also fit the token probe (slower)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--reference", default="", help="variant to pair against (experiment run paths)")
     ap.add_argument("policies", nargs="+", help="RUN/policy directories or RUN:STEP checkpoints")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -140,9 +169,16 @@ def main(argv: list[str] | None = None) -> dict:
             res["token_probe_r2"] = token_probe_r2(policy, *probe)
         results[spec] = res
         print(spec, " ".join(f"{k} {v:.3f}" for k, v in res.items() if isinstance(v, float)), flush=True)
+    variants = paired(results, args.reference) if args.reference else {}
+    for variant, row in variants.items():
+        print(variant, " ".join(
+            f"{k} {v['mean']:+.3f} +- {v['std'] or 0:.3f}" + (
+                f" (vs {args.reference} {v['vs_reference']['mean']:+.3f} [{v['vs_reference']['ci'][0]:+.3f}, "
+                f"{v['vs_reference']['ci'][1]:+.3f}])" if "vs_reference" in v else "") for k, v in row.items()))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "readout.json", {"data": args.data, "command": " ".join(sys.argv), "results": results})
+    write_json(out / "readout.json", {"data": args.data, "command": " ".join(sys.argv), "results": results,
+                                      "variants": variants, "reference": args.reference})
     plot(results, out / "readout.png")
     return results
 
