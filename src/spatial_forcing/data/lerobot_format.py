@@ -134,15 +134,23 @@ def encode_png(image: np.ndarray) -> bytes:
 
 
 def decode_png(data: bytes) -> np.ndarray:
-    """uint8 [H, W, 3] RGB array from PNG (or any common image format) bytes."""
+    """uint8 [H, W, 3] RGB array from PNG (or any common image format) bytes; ValueError on empty, truncated
+    or unrecognised bytes."""
+    if not data:
+        raise ValueError("empty image bytes")
     if _cv2 is not None:
         bgr = _cv2.imdecode(np.frombuffer(data, np.uint8), _cv2.IMREAD_COLOR)
         if bgr is not None:
             return np.ascontiguousarray(bgr[..., ::-1])
     from PIL import Image
 
-    with Image.open(io.BytesIO(data)) as img:
-        return np.asarray(img.convert("RGB"))
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return np.asarray(img.convert("RGB"))
+    except Image.UnidentifiedImageError:
+        raise ValueError(f"not a recognised image format ({len(data)} bytes)") from None
+    except (OSError, SyntaxError) as err:  # PIL: "image file is truncated", broken chunks
+        raise ValueError(f"{err} ({len(data)} bytes)") from None
 
 
 def tasks_table(tasks: list[str]) -> pa.Table:

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from spatial_forcing.data import lerobot_format as fmt
 from spatial_forcing.data.video import decode_video
-from spatial_forcing.utils.errors import SFError
+from spatial_forcing.utils.errors import SFError, detail
 
 
 def _read_parquet(path: Path, columns: list[str] | None = None) -> pa.Table:
@@ -123,11 +123,14 @@ class LeRobotDatasetReader:
             missing = [k for k in [*numeric, *self._image_cols, *self.array_keys] if k not in names]
             if missing:
                 raise SFError(f"{path}: missing columns {missing} listed in meta/info.json")
+            self._check_array_schema(path)
             table = _read_parquet(path, [c for c in names if c not in self.array_keys])
             self._file_spans.append((path, total, total + table.num_rows))
             total += table.num_rows
             for key in numeric:
-                numeric[key].append(_column_to_numpy(table.column(key), self.features[key]["dtype"]))
+                values = _column_to_numpy(table.column(key), self.features[key]["dtype"], path, key)
+                self._check_vector_shape(path, key, values)
+                numeric[key].append(values)
             for key in self._image_cols:
                 self._image_cols[key].extend(v["bytes"] if v is not None else None
                                              for v in table.column(key).to_pylist())
@@ -150,6 +153,50 @@ class LeRobotDatasetReader:
                 raise SFError(f"{data_dir}: rows [{lo}, {hi}) do not all belong to episode "
                               f"{e['episode_index']}")
         self._ep_pos = {int(e["episode_index"]): i for i, e in enumerate(self.episodes)}
+        self._shape_checked: set[str] = set()  # visual features whose first decoded frame matched info.json
+
+    def _shape_error(self, key: str, found: Any, where: Path) -> SFError:
+        return SFError(f"{self.root / fmt.INFO_PATH}: feature {key!r} declares shape "
+                       f"{list(self.features[key]['shape'])} but {where} holds {list(found)}")
+
+    def _check_vector_shape(self, path: Path, key: str, values: np.ndarray) -> None:
+        """A scalar or 1-d numeric column against its declared shape ([1] is a scalar or [N, 1])."""
+        declared = [int(s) for s in self.features[key].get("shape") or [1]]
+        found = list(values.shape[1:])
+        if len(values) and found != declared and not (declared == [1] and found == []):
+            raise self._shape_error(key, found or [1], path)
+
+    def _check_array_schema(self, path: Path) -> None:
+        """Multi-dimensional features stored as fixed-size lists: the list sizes against the declared shape
+        (read from the parquet schema, no data; variable-size lists are checked when read)."""
+        if not self.array_keys:
+            return
+        schema = pq.read_schema(path)
+        for key in self.array_keys:
+            typ, dims = schema.field(key).type, []
+            while pa.types.is_fixed_size_list(typ):
+                dims.append(typ.list_size)
+                typ = typ.value_type
+            if dims and not any(t(typ) for t in _LIST_TYPES) and dims != list(self.features[key]["shape"]):
+                raise self._shape_error(key, dims, path)
+
+    def _check_visual_shape(self, key: str, image: np.ndarray, where: Path) -> None:
+        """The first decoded frame of a camera against its declared [H, W, C] (or [C, H, W]) shape."""
+        if key in self._shape_checked:
+            return
+        declared = [int(s) for s in self.features[key].get("shape") or []]
+        chw = len(declared) == 3 and declared[0] in (1, 3, 4) and declared[2] not in (1, 3, 4)
+        hw = declared[1:] if chw else declared[:2]
+        if hw != list(image.shape[:2]):
+            raise self._shape_error(key, image.shape, where)
+        self._shape_checked.add(key)
+
+    def _data_file_of(self, index: int) -> tuple[Path, int]:
+        """(data parquet file holding global frame `index`, its row in that file)."""
+        for path, a, b in self._file_spans:
+            if a <= index < b:
+                return path, index - a
+        return self.root / "data", index
 
     # ------------------------------------------------------------------ access
     @property
@@ -193,8 +240,17 @@ class LeRobotDatasetReader:
         if key in self._image_cols:
             data = self._image_cols[key][index]
             if data is None:
-                raise SFError(f"{self.root / 'data'}: frame {index} has no bytes for {key}")
-            return fmt.decode_png(data)
+                path, row = self._data_file_of(index)
+                raise SFError(f"{path}: frame {index} (row {row}) has no bytes for {key}")
+            try:
+                image = fmt.decode_png(data)
+            except ValueError as err:
+                path, row = self._data_file_of(index)
+                raise SFError(f"{path}: cannot decode image {key!r} of frame {index} (row {row}): "
+                              f"{detail(err)} (truncated or corrupt image bytes; rewrite the dataset)") from None
+            if key not in self._shape_checked:
+                self._check_visual_shape(key, image, self._data_file_of(index)[0])
+            return image
         ep = self.episodes[self._episode_of(index)]
         frames, start = self._video_episode(key, int(ep["episode_index"]))
         return frames[start + index - int(ep["dataset_from_index"])]
@@ -214,6 +270,8 @@ class LeRobotDatasetReader:
         path = self.root / self.info.get("video_path", fmt.VIDEO_PATH).format(
             video_key=key, chunk_index=chunk, file_index=file)
         frames = self._decode(str(path))
+        if len(frames):
+            self._check_visual_shape(key, frames[0], path)
         start = int(round(float(e[f"videos/{key}/from_timestamp"]) * self.fps))
         if start + int(e["length"]) > len(frames):
             raise SFError(f"{path}: has {len(frames)} frames, episode {episode_index} needs "
@@ -259,18 +317,27 @@ class LeRobotDatasetReader:
     def _file_array(self, path: str, key: str) -> np.ndarray:
         ft = self.features[key]
         column = _read_parquet(Path(path), [key]).column(key)
-        return _column_to_numpy(column, ft["dtype"]).reshape(-1, *ft["shape"])
+        values = _column_to_numpy(column, ft["dtype"], Path(path), key)
+        if values.shape[1:] != (int(np.prod(ft["shape"])),):
+            raise self._shape_error(key, [values.shape[1] if values.ndim > 1 else 1], Path(path))
+        return values.reshape(-1, *ft["shape"])
 
 
 _LIST_TYPES = (pa.types.is_list, pa.types.is_fixed_size_list, pa.types.is_large_list)
 
 
-def _column_to_numpy(column: pa.ChunkedArray, dtype: str) -> np.ndarray:
-    """A scalar or (fixed-size, possibly nested) list column -> ndarray [N] or [N, D], D = values per row."""
+def _column_to_numpy(column: pa.ChunkedArray, dtype: str, path: Path | None = None,
+                     key: str = "") -> np.ndarray:
+    """A scalar or (fixed-size, possibly nested) list column -> ndarray [N] or [N, D], D = values per row
+    (rows of unequal length are an SFError naming `path` and `key`)."""
     arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     n = len(arr)
     nested = False
     while any(is_list(arr.type) for is_list in _LIST_TYPES):
         arr, nested = arr.flatten(), True
     flat = arr.to_numpy(zero_copy_only=False)
+    if nested and (n == 0 or flat.size % n):
+        if n == 0:
+            return flat.reshape(0, 0).astype(dtype, copy=False)
+        raise SFError(f"{path}: column {key!r} has rows of unequal length ({flat.size} values in {n} rows)")
     return (flat.reshape(n, -1) if nested else flat).astype(dtype, copy=False)
