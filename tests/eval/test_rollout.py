@@ -70,6 +70,21 @@ def test_bad_init_state_is_a_clear_error(tmp_path):
         evaluate(CountingPolicy(), EvalConfig(env="tabletop", tasks=[0], init_states=[99]), tmp_path / "e.json")
 
 
+@pytest.mark.parametrize("out, message", [
+    (lambda d: d / "afile" / "e.json", r"^--out .*afile/e\.json: .*afile is a file, expected a directory$"),
+    (lambda d: d / "afile" / "x" / "e.json", r"^--out .*e\.json: .*afile is a file, expected a directory$"),
+    (lambda d: d / "adir", r"^--out .*adir is a directory, expected a file path$"),
+])
+def test_unusable_out_is_refused_before_any_episode(tmp_path, out, message):
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "adir").mkdir()
+    policy = CountingPolicy()
+    with pytest.raises(SFError, match=message):
+        evaluate(policy, EvalConfig(env="tabletop", tasks=[0], init_states=[0], max_steps=4), out(tmp_path))
+    assert policy.calls == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["adir", "afile"]
+    assert list((tmp_path / "adir").iterdir()) == []
+
+
 def test_expert_episode_reports_the_picked_subgoal(tmp_path):
     from spatial_forcing.sim.registry import get_suite
 

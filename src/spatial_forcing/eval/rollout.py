@@ -16,7 +16,7 @@ from spatial_forcing.eval.episode import ActFn, play_episode
 from spatial_forcing.eval.episode_log import EpisodeLog, callable_key, episodes_path, policy_digest
 from spatial_forcing.eval.parallel import run_parallel
 from spatial_forcing.sim.registry import get_suite
-from spatial_forcing.utils.atomic import write_json
+from spatial_forcing.utils.atomic import check_file_target, write_json
 from spatial_forcing.utils.errors import SFError
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ def evaluate(act: ActFn | str | Path, cfg: EvalConfig, out_json: str | Path, lab
     if policy_key is None:
         policy_key = callable_key(act) if callable(act) else policy_digest(act)
     out_json = Path(out_json)
+    check_file_target(out_json)  # before any episode runs, not when the summary is written
     episode_log = EpisodeLog(episodes_path(out_json), policy_key, protocol(cfg))
     done = episode_log.load()
     todo = [(t, i) for t in task_ids for i in cfg.init_states if EpisodeLog.key(t, i) not in done]

@@ -10,6 +10,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from spatial_forcing.utils.errors import SFError
+
+
+def check_file_target(path: str | os.PathLike, option: str = "--out") -> None:
+    """SFError unless `path` is, or can be created as, a writable file (checked before any work is done):
+    not a directory, no file among its parents, a writable nearest existing parent."""
+    path = Path(path)
+    if path.is_dir():
+        raise SFError(f"{option} {path} is a directory, expected a file path")
+    existing = next(p for p in path.absolute().parents if p.exists())
+    if not existing.is_dir():
+        raise SFError(f"{option} {path}: {existing} is a file, expected a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SFError(f"{option} {path}: {existing} is not writable")
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
