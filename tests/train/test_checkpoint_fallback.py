@@ -8,7 +8,7 @@ import logging
 import pytest
 import torch
 
-from spatial_forcing.train.checkpoint import latest_checkpoint, restore_latest, save_checkpoint
+from spatial_forcing.train.checkpoint import latest_checkpoint, load_checkpoint, restore_latest, save_checkpoint
 from spatial_forcing.utils.errors import SFError
 
 
@@ -59,8 +59,13 @@ def test_corrupt_newest_checkpoint_falls_back_to_the_previous(run, caplog):
         assert _restore(run) == (4, 4)
     assert "skipping checkpoint" in caplog.text and "corrupt or truncated checkpoint weights" in caplog.text
     (run / "checkpoints" / "step_000004" / "optimizer.pt").write_bytes(b"not a torch file")
-    with pytest.raises(SFError, match=r"none of its 2 checkpoint\(s\) loads .*--overwrite"):
+    with pytest.raises(SFError, match=r"none of its 2 checkpoint\(s\) loads .*--overwrite") as err:
         _restore(run)
+    assert "step_000006/model.safetensors: corrupt" in str(err.value)  # the newest one's reason
+    assert "\n" not in str(err.value)
+    with pytest.raises(SFError, match=r"step_000004/optimizer\.pt: corrupt or truncated optimizer state "
+                                      r"\(UnpicklingError\)$"):
+        load_checkpoint(run / "checkpoints" / "step_000004", *_parts())
 
 
 def test_latest_without_any_checkpoint_directory_is_an_error(run):

@@ -140,6 +140,11 @@ def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.O
     state_json = read_json(path / STATE_FILE)
     try:
         state = torch.load(path / OPTIMIZER_FILE, weights_only=True)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError, ValueError) as err:
+        # torch's own message is a paragraph about weights_only: the file and what it is say more
+        raise SFError(f"{path / OPTIMIZER_FILE}: corrupt or truncated optimizer state "
+                      f"({type(err).__name__})") from None
+    try:
         step = int(state_json["step"])
         optimizer_state, scheduler_state, rng = state["optimizer"], state["scheduler"], state["rng"]
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError) as err:
