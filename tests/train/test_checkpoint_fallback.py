@@ -8,7 +8,8 @@ import logging
 import pytest
 import torch
 
-from spatial_forcing.train.checkpoint import latest_checkpoint, load_checkpoint, restore_latest, save_checkpoint
+from spatial_forcing.train.checkpoint import (latest_checkpoint, load_checkpoint, restore_latest,
+                                              save_checkpoint)
 from spatial_forcing.utils.errors import SFError
 
 

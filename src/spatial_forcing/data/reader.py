@@ -247,7 +247,8 @@ class LeRobotDatasetReader:
             except ValueError as err:
                 path, row = self._data_file_of(index)
                 raise SFError(f"{path}: cannot decode image {key!r} of frame {index} (row {row}): "
-                              f"{detail(err)} (truncated or corrupt image bytes; rewrite the dataset)") from None
+                              f"{detail(err)} (truncated or corrupt image bytes; rewrite the dataset)"
+                              ) from None
             if key not in self._shape_checked:
                 self._check_visual_shape(key, image, self._data_file_of(index)[0])
             return image
