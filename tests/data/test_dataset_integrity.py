@@ -26,7 +26,7 @@ def _one_line(err: SFError, *names: str) -> str:
 
 
 def _damage_image(path, key: str, row: int, cut: int | None = None, junk: bytes | None = None) -> None:
-    """Rewrite one image cell of a data parquet file: its PNG bytes cut to `cut` bytes or replaced by `junk`."""
+    """Rewrite one image cell of a data parquet file: its PNG bytes cut to `cut` bytes, or `junk`."""
     table = pq.read_table(path)
     cells = table.column(key).to_pylist()
     data = cells[row]["bytes"]
