@@ -26,19 +26,19 @@ import torch
 from torch import nn
 
 from spatial_forcing.data.reader import LeRobotDatasetReader
+from spatial_forcing.sim.tabletop.semantics import env_state_columns
 from spatial_forcing.utils.atomic import write_json
 from spatial_forcing.vla.config import preset
 from spatial_forcing.vla.registry import build_policy
 from spatial_forcing.vla.tokenizer import WordTokenizer
 
-OBJECTS = 3  # red_block_a, red_block_b, cylinder
+OBJECTS = ("red_block_a", "red_block_b", "cylinder")  # environment_state slots regressed (xy of each)
 
 
 def frames(path: str, cameras: list[str]) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray]:
-    """uint8 images [N, V, 3, S, S], standardised object xy [N, 2*OBJECTS], train and test row indices."""
+    """uint8 images [N, V, 3, S, S], standardised object xy [N, 2*len(OBJECTS)], train and test row indices."""
     r = LeRobotDatasetReader(path)
-    env = r.columns["observation.environment_state"][:, :3 * OBJECTS].reshape(-1, OBJECTS, 3)[:, :, :2]
-    env = env.reshape(len(env), -1)
+    env = r.columns["observation.environment_state"][:, env_state_columns(OBJECTS, "xy")]
     ok = ~np.isnan(env).any(1)
     episode = r.columns["episode_index"].ravel().astype(int)
     train, test = np.flatnonzero(ok & (episode % 5 != 0)), np.flatnonzero(ok & (episode % 5 == 0))[::3]

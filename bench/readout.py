@@ -36,13 +36,14 @@ from spatial_forcing.data.normalize import Normalizer
 from spatial_forcing.data.reader import LeRobotDatasetReader
 from spatial_forcing.eval.policy import LoadedPolicy
 from spatial_forcing.experiment.stats import mean_std, t_interval
+from spatial_forcing.sim.tabletop.semantics import env_state_columns
 from spatial_forcing.utils.atomic import write_json
 from spatial_forcing.utils.tensor_file import load_tensors
 from spatial_forcing.vla.config import preset
 from spatial_forcing.vla.registry import build_policy
 from spatial_forcing.vla.tokenizer import WordTokenizer
 
-OBJECTS = 3  # environment_state slots read: red_block_a, red_block_b, cylinder (xy of each)
+OBJECTS = ("red_block_a", "red_block_b", "cylinder")  # environment_state slots probed (xy of each)
 
 
 def load(spec: str) -> LoadedPolicy:
@@ -84,9 +85,9 @@ def first_chunk_r2(policy: LoadedPolicy, obs: list[dict], instr: list[str], moti
 
 
 def probe_frames(r: LeRobotDatasetReader, cameras: list[str]) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
-    """Images [N, V, 3, S, S], object xy [N, 2*OBJECTS] and episode ids of the first 10 frames per episode."""
-    env = r.columns["observation.environment_state"][:, :3 * OBJECTS].reshape(-1, OBJECTS, 3)[:, :, :2]
-    env = env.reshape(len(env), -1)
+    """Images [N, V, 3, S, S], object xy [N, 2*len(OBJECTS)] and episode ids of the first 10 frames per
+    episode."""
+    env = r.columns["observation.environment_state"][:, env_state_columns(OBJECTS, "xy")]
     keep = np.flatnonzero(~np.isnan(env).any(1) & (r.columns["frame_index"].ravel() < 10))[::2]
     images = np.stack([r.images(f"observation.images.{c}") for c in cameras], 1)[keep]
     return (torch.from_numpy(images).permute(0, 1, 4, 2, 3).float() / 255, env[keep],

@@ -65,3 +65,8 @@ def test_environment_state_slots_sorted_by_y_and_nan_when_absent(task_id, absent
             assert slot["red_block_a"][1] < slot["red_block_b"][1]
         assert env.observation_space.contains(obs)  # NaN entries are allowed
     env.close()
+
+
+def test_env_state_columns_name_the_slot_axes():
+    cols = semantics.env_state_columns(("red_block_b", "cylinder"), "xy")
+    assert [semantics.ENV_STATE_NAMES[c] for c in cols] == ["red_block_b.x", "red_block_b.y", "cylinder.x", "cylinder.y"]

@@ -206,3 +206,12 @@ def test_sincos_pos_embed_is_fixed_and_not_saved(tokenizer, make_batch):
     model.train()(make_batch(model.config, 2))["action_loss"].backward()
     with pytest.raises(SFError, match="vit_pos_embed='bad'"):
         tiny(vit_pos_embed="bad")
+
+
+def test_the_encoder_refuses_an_unknown_stem_or_position_embedding():
+    from spatial_forcing.vla.vit import ViTEncoder
+
+    with pytest.raises(SFError, match="stem='bad'"):
+        ViTEncoder(32, 8, 2, 64, 1, 2, stem="bad")
+    with pytest.raises(SFError, match="pos_embed='rope'"):
+        ViTEncoder(32, 8, 2, 64, 1, 2, pos_embed="rope")

@@ -8,14 +8,12 @@ having the next record glued to it.
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 from torch.utils.tensorboard import SummaryWriter
 
 from spatial_forcing.utils.atomic import write_bytes
-
-log = logging.getLogger(__name__)
+from spatial_forcing.utils.jsonl import read_jsonl
 
 
 def log_scalars(writer: SummaryWriter, path: Path, step: int, scalars: dict) -> None:
@@ -30,15 +28,6 @@ def truncate_metrics(path: Path, step: int) -> None:
     """Keep the well-formed lines of steps <= `step` (atomically rewritten); drop the rest."""
     if not path.exists():
         return
-    kept, torn = [], 0
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            torn += bool(line.strip())
-            continue
-        if isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= step:
-            kept.append(line)
-    if torn:
-        log.warning("%s: dropped %d unreadable line(s) (torn by a kill?)", path, torn)
-    write_bytes(path, "".join(ln + "\n" for ln in kept).encode())
+    kept = [row for row in read_jsonl(path)  # skips (and logs) lines torn by a kill
+            if isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= step]
+    write_bytes(path, "".join(json.dumps(row) + "\n" for row in kept).encode())

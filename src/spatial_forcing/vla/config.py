@@ -9,8 +9,8 @@ from typing import Any
 from spatial_forcing.utils.errors import SFError
 
 HEADS = ("l1", "flow")
-STEMS = ("patch", "conv")  # vla.vit.STEMS
-POS_EMBEDS = ("learned", "sincos")  # vla.vit.POS_EMBEDS
+STEMS = ("patch", "conv")  # vit_stem values (vla.vit)
+POS_EMBEDS = ("learned", "sincos")  # vit_pos_embed values (vla.vit)
 ACTION_QUERIES = ("zero", "learned")
 
 

@@ -43,9 +43,9 @@ def describe(shape: dict[str, Any]) -> str:
 def shipped_name(shape: dict[str, Any]) -> str:
     """File stem of the shipped weights for `shape`, e.g. vit2d_64px_p8_d128x2 (heads, MLP ratio and views
     are checked against the sidecar)."""
-    stem = "" if shape.get("vit_stem", "patch") == "patch" else f"_{shape['vit_stem']}"
-    pos = "" if shape.get("vit_pos_embed", "learned") == "learned" else f"_{shape['vit_pos_embed']}"
-    return (f"{KIND}_{shape['image_size']}px_p{shape['patch_size']}{stem}{pos}"
+    # non-default stem / position embedding name themselves; the defaults keep the original file names
+    suffix = "".join(f"_{shape[k]}" for k, default in SHAPE_DEFAULTS.items() if shape.get(k, default) != default)
+    return (f"{KIND}_{shape['image_size']}px_p{shape['patch_size']}{suffix}"
             f"_d{shape['vit_dim']}x{shape['vit_depth']}")
 
 

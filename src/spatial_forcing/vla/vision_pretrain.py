@@ -32,8 +32,8 @@ class ViT2DConfig:
     vit_depth: int = 2  # ViT transformer blocks
     vit_heads: int = 2  # ViT attention heads; must divide vit_dim
     vit_mlp_ratio: float = 4.0  # ViT MLP hidden = ratio * vit_dim
-    vit_stem: str = "patch"  # "patch" or "conv" (vla.vit.STEMS); a conv stem's receptive field crosses patches
-    vit_pos_embed: str = "learned"  # "learned" or "sincos" (vla.vit.POS_EMBEDS)
+    vit_stem: str = "patch"  # "patch" or "conv" (vla.config.STEMS); a conv stem's receptive field crosses patches
+    vit_pos_embed: str = "learned"  # "learned" or "sincos" (vla.config.POS_EMBEDS)
     mask_ratio: float = 0.6  # fraction of each view's patches replaced by the mask token
 
     def __post_init__(self) -> None:

@@ -12,13 +12,13 @@ import torch
 from torch import nn
 
 from spatial_forcing.core.pe import sincos_pe_2d
+from spatial_forcing.utils.errors import SFError
 from spatial_forcing.vla.blocks import Block, init_weights
+from spatial_forcing.vla.config import POS_EMBEDS, STEMS
 
 # ImageNet statistics: inputs arrive in [0, 1] and are normalised here, inside the model.
 IMAGE_MEAN = (0.485, 0.456, 0.406)
 IMAGE_STD = (0.229, 0.224, 0.225)
-STEMS = ("patch", "conv")
-POS_EMBEDS = ("learned", "sincos")
 
 
 def conv_stem(patch_size: int, dim: int) -> nn.Sequential:
@@ -44,6 +44,9 @@ class ViTEncoder(nn.Module):
                  mlp_ratio: float = 4.0, dropout: float = 0.0, init_std: float = 0.02,
                  stem: str = "patch", pos_embed: str = "learned") -> None:
         super().__init__()
+        if stem not in STEMS or pos_embed not in POS_EMBEDS:  # e.g. a vit2d pretraining config
+            raise SFError(f"vit: stem={stem!r} / pos_embed={pos_embed!r}, expected one of {list(STEMS)} / "
+                          f"{list(POS_EMBEDS)}")
         self.image_size = image_size
         self.views = views
         self.grid = (image_size // patch_size, image_size // patch_size)

@@ -46,6 +46,11 @@ SLOTS = tuple(slot for slots, _ in SLOT_GROUPS for slot in slots)
 ENV_STATE_NAMES = [f"{slot}.{axis}" for slot in SLOTS for axis in "xyz"]  # per-column names, [21]
 
 
+def env_state_columns(slots: tuple[str, ...], axes: str = "xyz") -> list[int]:
+    """Column indices of `observation.environment_state` holding `axes` of each of `slots`, slot-major."""
+    return [ENV_STATE_NAMES.index(f"{slot}.{axis}") for slot in slots for axis in axes]
+
+
 def geom_classes(model) -> np.ndarray:
     """uint8 [ngeom]: the class of every geom of a tabletop `mujoco.MjModel` (hidden geoms: NONE)."""
     out = np.zeros(model.ngeom, dtype=np.uint8)
