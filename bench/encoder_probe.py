@@ -28,6 +28,7 @@ from torch import nn
 from spatial_forcing.data.reader import LeRobotDatasetReader
 from spatial_forcing.sim.tabletop.semantics import env_state_columns
 from spatial_forcing.utils.atomic import write_json
+from spatial_forcing.utils.errors import SFError
 from spatial_forcing.vla.config import preset
 from spatial_forcing.vla.registry import build_policy
 from spatial_forcing.vla.tokenizer import WordTokenizer
@@ -62,7 +63,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    config = preset(args.preset, **json.loads(args.vla))
+    try:
+        vla = json.loads(args.vla)
+    except json.JSONDecodeError as err:
+        raise SFError(f"--vla: invalid JSON ({err})") from None
+    config = preset(args.preset, **vla)
     vit = build_policy(config, WordTokenizer.build(["x"])).vit  # the student's encoder, built as in training
     images, target, train, test = frames(args.data, ["agentview", "wrist"][:config.views])
     tokens = config.views * config.grid[0] * config.grid[1]
@@ -91,7 +96,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             print(json.dumps(curve[-1]), flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "encoder_probe.json", {"command": " ".join(sys.argv), "vla": json.loads(args.vla),
+    write_json(out / "encoder_probe.json", {"command": " ".join(sys.argv), "vla": vla,
                                             "preset": args.preset, "curve": curve})
     import matplotlib
 
@@ -110,4 +115,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except SFError as err:  # bad input: one line naming the file or option, no traceback
+        sys.exit(f"encoder_probe: error: {err}")

@@ -38,6 +38,8 @@ from spatial_forcing.eval.policy import LoadedPolicy
 from spatial_forcing.experiment.stats import mean_std, t_interval
 from spatial_forcing.sim.tabletop.semantics import env_state_columns
 from spatial_forcing.utils.atomic import write_json
+from spatial_forcing.utils.errors import SFError
+from spatial_forcing.utils.json_file import read_json
 from spatial_forcing.utils.tensor_file import load_tensors
 from spatial_forcing.vla.config import preset
 from spatial_forcing.vla.registry import build_policy
@@ -51,7 +53,7 @@ def load(spec: str) -> LoadedPolicy:
     if ":" not in spec:
         return LoadedPolicy.load(spec)
     run, step = spec.rsplit(":", 1)
-    cfg = json.loads((Path(run) / "train_config.json").read_text())
+    cfg = read_json(Path(run) / "train_config.json")
     data = LeRobotDatasetReader(cfg["dataset"])
     torch.manual_seed(0)
     model = build_policy(preset(cfg["vla_preset"], **cfg["vla"]), WordTokenizer.build(data.tasks))
@@ -185,4 +187,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except SFError as err:  # bad input: one line naming the file or option, no traceback
+        sys.exit(f"readout: error: {err}")
