@@ -24,7 +24,6 @@ Writes DIR/readout.json and DIR/readout.png and prints one line per policy (and 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from pathlib import Path
