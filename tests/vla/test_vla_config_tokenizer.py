@@ -25,6 +25,7 @@ def test_default_config_grid_and_mlp():
     assert config.grid == (8, 8)  # 64 px at patch 8
     assert config.mlp_dim == 4 * config.llm_dim
     assert config.num_action_slots == config.chunk * config.action_dim
+    assert SmallVLAConfig(action_slots="per_step").num_action_slots == config.chunk
 
 
 @pytest.mark.parametrize("field,value,needle", [
@@ -32,6 +33,7 @@ def test_default_config_grid_and_mlp():
     ("llm_heads", 3, "llm_heads"),
     ("head", "mse", "head"),
     ("action_query", "random", "action_query"),
+    ("action_slots", "per_token", "action_slots"),
     ("chunk", 0, "chunk"),
     ("dropout", 1.5, "dropout"),
 ])

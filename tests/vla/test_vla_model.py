@@ -17,9 +17,10 @@ def _model(tokenizer, seed: int = 0, **overrides) -> SmallVLA:
     return build_policy(tiny(**overrides), tokenizer).eval()
 
 
-@pytest.mark.parametrize("head", ["l1", "flow"])
-def test_shapes_and_protocol(tokenizer, make_batch, head):
-    model = _model(tokenizer, head=head)
+@pytest.mark.parametrize("head,slots", [("l1", "per_dim"), ("flow", "per_dim"), ("l1", "per_step"),
+                                        ("flow", "per_step")])
+def test_shapes_and_protocol(tokenizer, make_batch, head, slots):
+    model = _model(tokenizer, head=head, action_slots=slots)
     cfg = model.config
     assert isinstance(model, VLAPolicy) and model.num_layers == cfg.llm_layers
     batch = make_batch(cfg, 3)
@@ -33,6 +34,7 @@ def test_shapes_and_protocol(tokenizer, make_batch, head):
     assert pred.shape == (3, cfg.chunk, cfg.action_dim) and not pred.requires_grad
     hidden = model.encode(batch).last_hidden_state
     assert hidden.shape == (3, SmallVLA.sequence_length(cfg), cfg.llm_dim)
+    assert hidden.shape[1] - model.action_start == cfg.chunk * (cfg.action_dim if slots == "per_dim" else 1)
 
 
 def test_flow_prediction_is_deterministic_given_noise(tokenizer, make_batch):

@@ -12,6 +12,7 @@ HEADS = ("l1", "flow")
 STEMS = ("patch", "conv")  # vit_stem values (vla.vit)
 POS_EMBEDS = ("learned", "sincos")  # vit_pos_embed values (vla.vit)
 ACTION_QUERIES = ("zero", "learned")
+ACTION_SLOTS = ("per_dim", "per_step")
 
 
 @dataclass
@@ -47,6 +48,8 @@ class SmallVLAConfig:
     action_dim: int = 7  # action size (delta pos 3, delta axis-angle 3, gripper)
     chunk: int = 8  # actions predicted per call (OFT LIBERO: 8)
     action_query: str = "zero"  # action-slot input embeddings: "zero" (as OFT) or "learned"
+    action_slots: str = "per_dim"  # decoder tokens of the action chunk: "per_dim" (OFT: chunk x action_dim slots,
+    # one per action scalar) or "per_step" (one slot per chunk step, as ACT/pi0 queries: 7x fewer action tokens)
     # --- action head ---
     head: str = "l1"  # "l1" (OFT L1 regression, MLPResNet) or "flow" (pi0-style flow matching)
     head_hidden: int | None = None  # L1 head MLPResNet width; None means llm_dim
@@ -73,9 +76,14 @@ class SmallVLAConfig:
         return self.llm_mlp if self.llm_mlp is not None else 4 * self.llm_dim
 
     @property
+    def slots_per_step(self) -> int:
+        """Action-slot tokens per chunk step: action_dim ("per_dim", OFT) or 1 ("per_step")."""
+        return self.action_dim if self.action_slots == "per_dim" else 1
+
+    @property
     def num_action_slots(self) -> int:
-        """Action-slot tokens in the decoder sequence (chunk * action_dim, as OFT)."""
-        return self.chunk * self.action_dim
+        """Action-slot tokens in the decoder sequence (chunk * action_dim as OFT, or chunk)."""
+        return self.chunk * self.slots_per_step
 
     def validate(self) -> "SmallVLAConfig":
         """Raise SFError naming the first inconsistent field; return self."""
@@ -113,6 +121,8 @@ class SmallVLAConfig:
         if self.action_query not in ACTION_QUERIES:
             raise SFError(f"vla config: action_query={self.action_query!r}, "
                           f"expected one of {list(ACTION_QUERIES)}")
+        if self.action_slots not in ACTION_SLOTS:
+            raise SFError(f"vla config: action_slots={self.action_slots!r}, expected one of {list(ACTION_SLOTS)}")
         if not 0.0 <= self.dropout < 1.0:
             raise SFError(f"vla config: dropout={self.dropout!r}, expected a value in [0, 1)")
         return self

@@ -1,7 +1,8 @@
 """Action heads on the decoder's action-slot hidden states: OFT L1 regression and pi0-style flow matching.
 
-Both take `slots` [B, chunk*action_dim, D], the final (normed) decoder states of the action slots, ordered
-step-major (slot s*action_dim + a belongs to chunk step s).
+Both take `slots` [B, chunk*n, D], the final (normed) decoder states of the action slots, ordered step-major
+(slot s*n + j belongs to chunk step s), with n = slots per step (action_dim as OFT, or 1); a step's n slot
+states are concatenated into one vector of n*D.
 
 Flow-matching time convention (pi0): t=0 is the data (action chunk), t=1 is pure Gaussian noise.
 x_t = t * noise + (1 - t) * actions; the expert predicts the velocity u = noise - actions = dx_t/dt.
@@ -47,13 +48,14 @@ class MLPResNet(nn.Module):
 
 
 class L1Head(nn.Module):
-    """OFT head: slots reshaped to (B, chunk, action_dim*D) -> MLPResNet -> (B, chunk, action_dim)."""
+    """OFT head: slots reshaped to (B, chunk, n*D) -> MLPResNet -> (B, chunk, action_dim)."""
 
     def __init__(self, llm_dim: int, action_dim: int, chunk: int, hidden: int, blocks: int,
-                 dropout: float = 0.0) -> None:
+                 dropout: float = 0.0, slots_per_step: int | None = None) -> None:
         super().__init__()
         self.action_dim, self.chunk = action_dim, chunk
-        self.mlp = MLPResNet(action_dim * llm_dim, hidden, action_dim, blocks, dropout)
+        n = action_dim if slots_per_step is None else slots_per_step
+        self.mlp = MLPResNet(n * llm_dim, hidden, action_dim, blocks, dropout)
 
     def predict(self, slots: torch.Tensor) -> torch.Tensor:
         return self.mlp(slots.reshape(slots.shape[0], self.chunk, -1))
@@ -83,12 +85,14 @@ class FlowHead(nn.Module):
     """
 
     def __init__(self, llm_dim: int, action_dim: int, chunk: int, dim: int, layers: int, heads: int,
-                 steps: int, samples: int = 1, dropout: float = 0.0, init_std: float = 0.02) -> None:
+                 steps: int, samples: int = 1, dropout: float = 0.0, init_std: float = 0.02,
+                 slots_per_step: int | None = None) -> None:
         super().__init__()
+        n = action_dim if slots_per_step is None else slots_per_step
         self.action_dim, self.chunk, self.dim, self.steps = action_dim, chunk, dim, steps
         self.samples = samples  # noise draws per example in `loss` (the conditioning is shared)
         self.t_dist = torch.distributions.Beta(torch.tensor(1.5), torch.tensor(1.0))
-        self.cond = nn.Sequential(nn.LayerNorm(action_dim * llm_dim), nn.Linear(action_dim * llm_dim, dim))
+        self.cond = nn.Sequential(nn.LayerNorm(n * llm_dim), nn.Linear(n * llm_dim, dim))
         self.action_in = nn.Linear(action_dim, dim)
         self.action_time = nn.Sequential(nn.Linear(2 * dim, dim), nn.SiLU(), nn.Linear(dim, dim))
         self.pos = nn.Parameter(torch.zeros(1, chunk, dim))

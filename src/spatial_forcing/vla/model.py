@@ -5,7 +5,8 @@ Decoder sequence (fully bidirectional attention; only padded language tokens are
     [BOS] [visual tokens view 0 | view 1 | ...] [proprio] [language x max_text_tokens] [action slots]
 
 BOS is present when config.use_bos (OpenVLA layout; the visual tokens then start at position 1).
-The action slots are chunk*action_dim tokens, step-major; their input embeddings are zero (OFT) or learned.
+The action slots are chunk*action_dim tokens (OFT) or chunk tokens (`action_slots: "per_step"`), step-major;
+their input embeddings are zero (OFT) or learned.
 Layer numbering follows HF `hidden_states`: k=0 is the embedding, k in 1..num_layers is the residual stream
 after decoder layer k, produced by module `llm.layers.{k-1}` (the last one is before the final RMSNorm,
 whereas HF's hidden_states[num_layers] is after it).
@@ -69,11 +70,11 @@ class SmallVLA(nn.Module):
             self.register_buffer("action_queries", zeros, persistent=False)
         if config.head == "l1":
             self.head: nn.Module = L1Head(d, config.action_dim, config.chunk, config.head_hidden or d,
-                                          config.head_blocks, config.dropout)
+                                          config.head_blocks, config.dropout, config.slots_per_step)
         else:
             self.head = FlowHead(d, config.action_dim, config.chunk, config.flow_dim, config.flow_layers,
                                  config.flow_heads, config.flow_steps, config.flow_samples, config.dropout,
-                                 config.init_std)
+                                 config.init_std, config.slots_per_step)
 
     # ----- layout -------------------------------------------------------------------------------------
     @staticmethod
