@@ -12,6 +12,7 @@ import pytest
 from spatial_forcing.cli.demo import DemoConfig
 from spatial_forcing.cli.experiment import ExperimentCommandConfig
 from spatial_forcing.cli.main import build_parser, main
+from spatial_forcing.cli.report import ReportConfig
 from spatial_forcing.cli.summarize import SummarizeConfig
 from spatial_forcing.data.generate import GenerateConfig
 from spatial_forcing.eval.config import EvalConfig
@@ -38,6 +39,7 @@ COMMANDS = {
     ("experiment",): (ExperimentCommandConfig, set()),
     ("summarize",): (SummarizeConfig, set()),
     ("probe",): (ProbeConfig, set()),
+    ("report",): (ReportConfig, set()),
 }
 
 
