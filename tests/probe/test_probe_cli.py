@@ -53,3 +53,17 @@ def test_sf_probe_refuses_a_dataset_without_depth_in_one_line(geometry_run, synt
     assert main(["probe", "--policy", f"{tmp_path}:3", "--dataset", str(synthetic_dataset), "--out",
                  str(tmp_path / "p")]) == 2
     assert "train_config.json not found" in capsys.readouterr().err
+
+
+def test_frame_images_returns_the_frames_in_the_order_asked(geometry_run):
+    import numpy as np
+
+    from spatial_forcing.data.reader import LeRobotDatasetReader
+    from spatial_forcing.probe.tokens import frame_images
+
+    reader = LeRobotDatasetReader(geometry_run[0])
+    frames = np.array([reader.num_frames - 1, 3, reader.num_frames // 2, 0])  # across episodes, unsorted
+    got = frame_images(reader, ["agentview", "wrist"], frames)
+    for cam in ("agentview", "wrist"):
+        want = np.stack([reader.frame(int(i))[f"observation.images.{cam}"] for i in frames])
+        assert np.array_equal(got[cam], want), cam

@@ -34,16 +34,18 @@ def probe_layers(k: int) -> list[int]:
 
 
 def frame_images(reader: LeRobotDatasetReader, cameras: list[str], frames: np.ndarray) -> dict[str, np.ndarray]:
-    """camera -> uint8 [n, H, W, 3] of the given global frame indices (decoded per episode)."""
+    """camera -> uint8 [n, H, W, 3] of the given global frame indices (decoded one episode at a time)."""
     episodes = reader.columns["episode_index"].ravel()[frames].astype(int)
-    chosen = sorted(set(episodes.tolist()))
-    starts, offset = {}, 0
-    for ep in chosen:
-        lo, hi = reader.episode_range(ep)
-        starts[ep] = offset - lo
-        offset += hi - lo
-    where = np.array([starts[e] + f for e, f in zip(episodes, frames)])
-    return {c: reader.images(f"observation.images.{c}", chosen)[where] for c in cameras}
+    out: dict[str, list[np.ndarray]] = {c: [] for c in cameras}
+    order = []
+    for ep in sorted(set(episodes.tolist())):
+        lo, _ = reader.episode_range(ep)
+        mine = np.flatnonzero(episodes == ep)
+        order.append(mine)
+        for c in cameras:
+            out[c].append(reader.images(f"observation.images.{c}", [ep])[frames[mine] - lo])
+    back = np.argsort(np.concatenate(order))  # episode-major -> the order of `frames`
+    return {c: np.concatenate(parts)[back] for c, parts in out.items()}
 
 
 @torch.no_grad()
