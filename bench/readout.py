@@ -31,35 +31,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from spatial_forcing.data.normalize import Normalizer
 from spatial_forcing.data.reader import LeRobotDatasetReader
 from spatial_forcing.eval.policy import LoadedPolicy
+from spatial_forcing.eval.policy_spec import load_policy
 from spatial_forcing.experiment.stats import mean_std, t_interval
+from spatial_forcing.probe.ridge import r2, ridge_r2
 from spatial_forcing.sim.tabletop.semantics import env_state_columns
 from spatial_forcing.utils.atomic import write_json
 from spatial_forcing.utils.errors import SFError
-from spatial_forcing.utils.json_file import read_json
-from spatial_forcing.utils.tensor_file import load_tensors
-from spatial_forcing.vla.config import preset
-from spatial_forcing.vla.registry import build_policy
-from spatial_forcing.vla.tokenizer import WordTokenizer
 
 OBJECTS = ("red_block_a", "red_block_b", "cylinder")  # environment_state slots probed (xy of each)
-
-
-def load(spec: str) -> LoadedPolicy:
-    """An exported policy directory, or RUN:STEP (the student part of a training checkpoint)."""
-    if ":" not in spec:
-        return LoadedPolicy.load(spec)
-    run, step = spec.rsplit(":", 1)
-    cfg = read_json(Path(run) / "train_config.json")
-    data = LeRobotDatasetReader(cfg["dataset"])
-    torch.manual_seed(0)
-    model = build_policy(preset(cfg["vla_preset"], **cfg["vla"]), WordTokenizer.build(data.tasks))
-    if int(step) > 0:
-        state = load_tensors(Path(run) / "checkpoints" / f"step_{int(step):06d}" / "model.safetensors", "checkpoint")
-        model.load_state_dict({k[len("policy."):]: v for k, v in state.items() if k.startswith("policy.")})
-    return LoadedPolicy(model, Normalizer(data.stats), cfg["cameras"])
 
 
 def first_frames(r: LeRobotDatasetReader, n: int = 200) -> tuple[list[dict], list[str], np.ndarray]:
@@ -73,10 +54,6 @@ def first_frames(r: LeRobotDatasetReader, n: int = 200) -> tuple[list[dict], lis
         instr.append(r.tasks[int(frame["task_index"])])
         motion.append(r.columns["action"][lo:lo + 8, :2].mean(0))
     return obs, instr, np.array(motion)
-
-
-def r2(pred: np.ndarray, true: np.ndarray) -> float:
-    return float(np.mean(1 - ((pred - true) ** 2).sum(0) / ((true - true.mean(0)) ** 2).sum(0)))
 
 
 def first_chunk_r2(policy: LoadedPolicy, obs: list[dict], instr: list[str], motion: np.ndarray) -> float:
@@ -98,13 +75,7 @@ def probe_frames(r: LeRobotDatasetReader, cameras: list[str]) -> tuple[torch.Ten
 @torch.no_grad()
 def token_probe_r2(policy: LoadedPolicy, images: torch.Tensor, target: np.ndarray, episodes: np.ndarray) -> float:
     feats = torch.cat([policy.model.vit(images[i:i + 256]).flatten(1) for i in range(0, len(images), 256)])
-    feats = feats.numpy().astype(np.float64)
-    test = episodes % 4 == 0
-    mu, sd = feats[~test].mean(0), feats[~test].std(0) + 1e-6
-    a, b = (feats[~test] - mu) / sd, (feats[test] - mu) / sd
-    y_mu = target[~test].mean(0)
-    w = np.linalg.solve(a.T @ a + 10.0 * len(a) * np.eye(a.shape[1]), a.T @ (target[~test] - y_mu))
-    return r2(b @ w + y_mu, target[test])
+    return ridge_r2(feats.numpy(), target, episodes % 4 != 0)  # held out: every 4th episode
 
 
 def paired(results: dict, reference: str) -> dict:
@@ -164,7 +135,7 @@ def main(argv: list[str] | None = None) -> dict:
     probe = None
     results = {}
     for spec in args.policies:
-        policy = load(spec)
+        policy = load_policy(spec)
         res = {"first_chunk_r2": first_chunk_r2(policy, obs, instr, motion), "episodes": len(obs)}
         if args.probe:
             probe = probe or probe_frames(r, policy.cameras)

@@ -12,9 +12,11 @@ import pytest
 from spatial_forcing.cli.demo import DemoConfig
 from spatial_forcing.cli.experiment import ExperimentCommandConfig
 from spatial_forcing.cli.main import build_parser, main
+from spatial_forcing.cli.report import ReportConfig
 from spatial_forcing.cli.summarize import SummarizeConfig
 from spatial_forcing.data.generate import GenerateConfig
 from spatial_forcing.eval.config import EvalConfig
+from spatial_forcing.probe.config import ProbeConfig
 from spatial_forcing.sim.expert_check import ExpertCheckConfig
 from spatial_forcing.teachers.cache_cli import TeacherCacheConfig
 from spatial_forcing.teachers.inspect_cli import TeacherInspectConfig
@@ -36,6 +38,8 @@ COMMANDS = {
     ("teacher", "keys"): (TeacherKeysConfig, set()),
     ("experiment",): (ExperimentCommandConfig, set()),
     ("summarize",): (SummarizeConfig, set()),
+    ("probe",): (ProbeConfig, set()),
+    ("report",): (ReportConfig, set()),
 }
 
 

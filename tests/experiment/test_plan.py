@@ -133,3 +133,55 @@ def test_plan_change_accepts_added_seeds_and_variants_only(plan_dict):
     swapped = {"sf": plan_dict["variants"]["sf"], "baseline": plan_dict["variants"]["baseline"]}
     assert changed(lambda p: p.update(variants=swapped)) == "reference (first) variant: 'baseline' -> 'sf'"
     assert first_difference({"a": 1}, {"a": 1.0}, "x") == "x.a: 1 -> 1.0"  # an int and a float differ
+
+
+def test_fractions_make_a_variant_by_fraction_grid_with_named_run_dirs(plan_dict, tmp_path):
+    from spatial_forcing.experiment.runs import plan_runs
+
+    plan = ExperimentPlan.from_dict({**plan_dict, "fractions": [0.25, 1], "claims": {"data_efficiency":
+                                                                                     ["baseline", "sf"]}})
+    assert list(plan.cells) == ["baseline_frac0.25", "baseline_frac1", "sf_frac0.25", "sf_frac1"]
+    assert plan.reference == "baseline_frac0.25" and plan.cells_of("sf") == {0.25: "sf_frac0.25", 1.0: "sf_frac1"}
+    cfg = build_config(TrainConfig, plan.run_values("sf_frac0.25", 1, "/d", "/o"))
+    assert cfg.episode_fraction == 0.25 and cfg.align.alpha == 0.25 and cfg.seed == 1
+    runs = plan_runs(plan, tmp_path, "/d")
+    assert len(runs) == 12 and runs[0].dir == (tmp_path / "runs" / "baseline_frac0.25" / "seed0").resolve()
+    assert ExperimentPlan.from_dict(plan_dict).cells_of("sf") == {1.0: "sf"}  # without a grid: as before
+    stored = plan.to_dict()
+    assert plan_change(stored, ExperimentPlan.from_dict({**plan_dict, "fractions": [0.25, 1]})) is None
+    assert plan_change(stored, ExperimentPlan.from_dict({**plan_dict, "fractions": [0.5, 1]})) == \
+        "fractions: [0.25, 1.0] -> [0.5, 1.0]"
+    old = {k: v for k, v in ExperimentPlan.from_dict(plan_dict).to_dict().items() if k not in ("fractions", "claims")}
+    assert plan_change(old, ExperimentPlan.from_dict(plan_dict)) is None  # a plan.json from before the keys
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda p: p.update(fractions=[0]), r"fractions: expected a list of episode fractions in \(0, 1\]"),
+    (lambda p: p.update(fractions="0.5"), r"fractions: expected a list"),
+    (lambda p: p.update(fractions=[0.5, 0.5]), "fractions: .* lists a fraction twice"),
+    (lambda p: p.update(fractions=[0.5, 1.0]) or p["variants"]["sf"].update(episode_fraction=0.5),
+     r"variants\.sf\.episode_fraction: set by the plan's fractions"),
+    (lambda p: p.update(claims=["success"]), "claims: expected a JSON object"),
+    (lambda p: p.update(claims={"speed": ["baseline", "sf"]}), r"claims\.speed: unknown claim; expected one of"),
+    (lambda p: p.update(claims={"success": ["baseline"]}), r"claims\.success: expected a list of >= 2"),
+    (lambda p: p.update(claims={"success": ["baseline", "sf2"]}), r"claims\.success: no variant\(s\) \['sf2'\]"),
+    (lambda p: p.update(claims={"data_efficiency": ["baseline", "sf"]}), r"needs a data grid"),
+    (lambda p: p.update(claims={"depth_probe": ["baseline", "sf"]}), r"answered by `sf probe` results"),
+    (lambda p: p["variants"]["sf"]["align"].update(until_step=-2), r"align\.until_step must be >= 0"),
+])
+def test_invalid_fractions_and_claims_are_refused_in_one_line(plan_dict, edit, message):
+    edit(plan_dict)
+    with pytest.raises(SFError, match=message) as err:
+        ExperimentPlan.from_dict(plan_dict, where="p.json")
+    assert str(err.value).startswith("p.json") and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["tiny.json", "main.json", "one_task_oracle.json", "tiny_claims.json",
+                                  "claims_main.json", "claims_data.json", "claims_ablations.json"])
+def test_shipped_plans_are_valid(name):
+    from pathlib import Path
+
+    plan = load_plan(Path(__file__).parents[2] / "configs" / "experiments" / name)
+    assert len(plan.seeds) >= 2 and (name.startswith(("tiny", "main", "one_task")) or len(plan.seeds) >= 3)
+    if name.startswith("claims_"):
+        assert plan.claims and all(v in plan.variants for vs in plan.claims.values() for v in vs)

@@ -26,6 +26,7 @@ class AlignConfig:
     projector_norm: str = "layernorm"  # "layernorm" (reference code) | "batchnorm" (paper text) | "none"
     projector_hidden: int = 0  # hidden width of the projector MLP; 0 = the teacher's channels (reference: 2048 for VGGT)
     shift: int = 0  # token shift of the reference OpenVLA code ("gain_feat_1move"): 1 reproduces it
+    until_step: int = 0  # align during the first N steps only, then action loss alone (HASTE); 0 = to the end
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -40,8 +41,14 @@ class AlignConfig:
             raise ValueError(f"align.alpha must be a finite number >= 0, got {self.alpha}")
         if self.shift < 0:  # the reference quirk reads 1 position later; earlier ones are not the image grid
             raise ValueError(f"align.shift must be >= 0, got {self.shift}")
+        if self.until_step < 0:
+            raise ValueError(f"align.until_step must be >= 0 (0 = align to the end), got {self.until_step}")
         if self.mode == "single" and len(self.layers) > 1:
             raise ValueError(f"align.mode 'single' takes one layer, got {self.layers}; use 'multi' or 'adaptive'")
+
+    def active(self, step: int) -> bool:
+        """Is the alignment loss on at 0-based `step`? Off for the baseline and from step `until_step` on."""
+        return self.enabled and (self.until_step == 0 or step < self.until_step)
 
     def resolve_layers(self, num_layers: int) -> list[int]:
         """The student layers to align, checked against the VLA's depth (1..num_layers)."""

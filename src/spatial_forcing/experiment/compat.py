@@ -1,4 +1,5 @@
-"""May an experiment directory made from one plan continue with another? Only if seeds or variants were added.
+"""May an experiment directory made from one plan continue with another? Only if seeds or variants were added
+(or the claims it answers changed: they only steer `sf report`).
 
 Everything else (name, dataset, common train fields, existing variants' overrides, the reference variant,
 the final evaluation) decides what the finished runs mean, so a change there needs a new directory.
@@ -18,9 +19,13 @@ def plan_change(stored: dict[str, Any], new: ExperimentPlan) -> str | None:
         diff = first_difference(stored.get(key), new_dict[key], key)
         if diff:
             return diff
+    diff = first_difference(stored.get("fractions", []), new_dict["fractions"], "fractions")
+    if diff:
+        return diff
     old_variants = stored.get("variants") or {}
-    if old_variants and next(iter(old_variants)) != new.reference:
-        return f"reference (first) variant: {next(iter(old_variants))!r} -> {new.reference!r}"
+    first = next(iter(new.variants))
+    if old_variants and next(iter(old_variants)) != first:
+        return f"reference (first) variant: {next(iter(old_variants))!r} -> {first!r}"
     for name, overrides in old_variants.items():
         if name not in new.variants:
             return f"variants.{name}: removed"

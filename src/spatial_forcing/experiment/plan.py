@@ -10,17 +10,24 @@
 
 A run's TrainConfig is `train` deep-merged with its variant's overrides, plus the fields the runner sets per
 run (`RUN_FIELDS`). The first variant is the reference of the paired differences.
+
+Two optional keys:
+- `"fractions": [0.05, 0.1, 0.25, 1.0]`: a data-efficiency grid. Every variant runs at every fraction
+  (TrainConfig.episode_fraction); the runs' cells are named `<variant>_frac<f>` (OUT/runs/sf_frac0.05/seed0).
+- `"claims": {"success": ["baseline", "sf"], ...}`: which claims of the paper (`experiment.claims`) the plan
+  answers, with the variants compared for each, the claim's reference first (read by `sf report`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from spatial_forcing.eval.rollout import EvalConfig
+from spatial_forcing.experiment.claims import CLAIMS
 from spatial_forcing.train.config import TrainConfig
 from spatial_forcing.utils.dataclass_cli import build_config
 from spatial_forcing.utils.errors import SFError
@@ -37,6 +44,7 @@ GENERATE_FIELDS: dict[str, Any] = {
     "workers": int, "seed": int, "tasks": list[int] | None, "max_attempts": int | None,
     "record_geometry": bool, "action_noise": float, "noise_rate": float,
 }
+OPTIONAL_KEYS = ("fractions", "claims")  # plan keys that may be left out
 VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # a variant name is a directory name
 
 
@@ -48,15 +56,32 @@ class ExperimentPlan:
     variants: dict[str, dict[str, Any]]  # name -> TrainConfig overrides merged over train; first = reference
     seeds: list[int]  # run seeds (TrainConfig.seed); variants are compared paired by seed
     eval: dict[str, Any]  # EvalConfig fields of the final evaluation of every run's exported policy
+    fractions: list[float] = field(default_factory=list)  # episode fractions of a data grid; [] = no grid
+    claims: dict[str, list[str]] = field(default_factory=dict)  # claim id -> variants compared (reference first)
+
+    @property
+    def cells(self) -> dict[str, dict[str, Any]]:
+        """What is run once per seed, name -> TrainConfig overrides: the variants, or without fractions, or
+        every (variant, fraction) as `<variant>_frac<f>` (variant-major)."""
+        if not self.fractions:
+            return self.variants
+        return {cell_name(v, f): deep_merge(o, {"episode_fraction": f})
+                for v, o in self.variants.items() for f in self.fractions}
+
+    def cells_of(self, variant: str) -> dict[float, str]:
+        """Episode fraction -> cell name of one variant (fraction 1.0 or the plan's own without a grid)."""
+        if not self.fractions:
+            return {float(deep_merge(self.train, self.variants[variant]).get("episode_fraction", 1.0)): variant}
+        return {f: cell_name(variant, f) for f in self.fractions}
 
     @property
     def reference(self) -> str:
-        """The variant every other one is compared with (the first listed)."""
-        return next(iter(self.variants))
+        """The cell every other one is compared with (the first listed)."""
+        return next(iter(self.cells))
 
-    def run_values(self, variant: str, seed: int, dataset: str | Path, out: str | Path) -> dict[str, Any]:
-        """TrainConfig fields of one run: train + the variant's overrides + dataset, out and seed."""
-        return {**deep_merge(self.train, self.variants[variant]), "dataset": str(dataset), "out": str(out),
+    def run_values(self, cell: str, seed: int, dataset: str | Path, out: str | Path) -> dict[str, Any]:
+        """TrainConfig fields of one run: train + the cell's overrides + dataset, out and seed."""
+        return {**deep_merge(self.train, self.cells[cell]), "dataset": str(dataset), "out": str(out),
                 "seed": int(seed)}
 
     def eval_config(self) -> EvalConfig:
@@ -72,10 +97,10 @@ class ExperimentPlan:
         if not isinstance(data, dict):
             raise SFError(f"{where}: expected a JSON object with keys {names}, got {type(data).__name__}")
         unknown = sorted(set(data) - set(names))
-        missing = [n for n in names if n not in data]
+        missing = [n for n in names if n not in data and n not in OPTIONAL_KEYS]
         if unknown or missing:
-            raise SFError(f"{where}: unknown key(s) {unknown}, missing key(s) {missing}; expected exactly "
-                          f"{names}")
+            raise SFError(f"{where}: unknown key(s) {unknown}, missing key(s) {missing}; expected "
+                          f"{[n for n in names if n not in OPTIONAL_KEYS]} and optionally {list(OPTIONAL_KEYS)}")
         if not isinstance(data["name"], str) or not data["name"].strip():
             raise SFError(f"{where}: name: expected a non-empty string, got {data['name']!r}")
         _check_dataset(data["dataset"], where)
@@ -83,11 +108,18 @@ class ExperimentPlan:
         _check_variants(data["variants"], where)
         _check_seeds(data["seeds"], where)
         check_fields(EvalConfig, data["eval"], f"{where}: eval")
+        _check_fractions(data, where)
+        _check_claims(data, where)
         plan = cls(**data)
-        for variant in plan.variants:
-            _check_run_config(plan, variant, where)
+        for cell in plan.cells:
+            _check_run_config(plan, cell, where)
         _check_eval(plan, where)
         return plan
+
+
+def cell_name(variant: str, fraction: float) -> str:
+    """The run cell of `variant` trained on `fraction` of the episodes, e.g. sf_frac0.05."""
+    return f"{variant}_frac{fraction:g}"
 
 
 def load_plan(path: str | Path) -> ExperimentPlan:
@@ -140,6 +172,43 @@ def _check_variants(variants: Any, where: str) -> None:
         _check_overrides(overrides, f"{where}: variants.{name}")
 
 
+def _check_fractions(data: dict, where: str) -> None:
+    fractions = data.get("fractions", [])
+    if not isinstance(fractions, list) or not all(
+            isinstance(f, (int, float)) and not isinstance(f, bool) and 0 < f <= 1 for f in fractions):
+        raise SFError(f"{where}: fractions: expected a list of episode fractions in (0, 1], got {fractions!r}")
+    if len(set(fractions)) != len(fractions):
+        raise SFError(f"{where}: fractions: {fractions} lists a fraction twice")
+    if not fractions:
+        return
+    for section, values in [("train", data["train"]), *((f"variants.{n}", o) for n, o in data["variants"].items())]:
+        if "episode_fraction" in values:
+            raise SFError(f"{where}: {section}.episode_fraction: set by the plan's fractions; remove it")
+    data["fractions"] = [float(f) for f in fractions]
+
+
+def _check_claims(data: dict, where: str) -> None:
+    claims = data.get("claims", {})
+    if not isinstance(claims, dict):
+        raise SFError(f"{where}: claims: expected a JSON object of claim -> [reference variant, variant, ...], "
+                      f"got {claims!r}")
+    for claim, variants in claims.items():
+        if claim not in CLAIMS:
+            raise SFError(f"{where}: claims.{claim}: unknown claim; expected one of {list(CLAIMS)}")
+        if (not isinstance(variants, list) or len(variants) < 2
+                or not all(isinstance(v, str) for v in variants) or len(set(variants)) != len(variants)):
+            raise SFError(f"{where}: claims.{claim}: expected a list of >= 2 distinct variant names, reference "
+                          f"first, got {variants!r}")
+        unknown = [v for v in variants if v not in data["variants"]]
+        if unknown:
+            raise SFError(f"{where}: claims.{claim}: no variant(s) {unknown} in the plan; expected some of "
+                          f"{list(data['variants'])}")
+        if CLAIMS[claim].measure == "fractions" and len(data.get("fractions", [])) < 2:
+            raise SFError(f"{where}: claims.{claim}: needs a data grid: \"fractions\" with >= 2 values")
+        if CLAIMS[claim].measure == "probe":
+            raise SFError(f"{where}: claims.{claim}: answered by `sf probe` results, not by a plan")
+
+
 def _check_seeds(seeds: Any, where: str) -> None:
     if (not isinstance(seeds, list) or not seeds
             or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)):
@@ -148,13 +217,13 @@ def _check_seeds(seeds: Any, where: str) -> None:
         raise SFError(f"{where}: seeds: {seeds} lists a seed twice")
 
 
-def _check_run_config(plan: ExperimentPlan, variant: str, where: str) -> None:
-    """Build the variant's TrainConfig, student preset and layer choice: value errors now, not mid-run."""
+def _check_run_config(plan: ExperimentPlan, cell: str, where: str) -> None:
+    """Build the cell's TrainConfig, student preset and layer choice: value errors now, not mid-run."""
     from spatial_forcing.teachers.registry import TEACHERS
     from spatial_forcing.vla.config import SmallVLAConfig, preset
 
-    what = f"{where}: variant {variant!r} (train + its overrides)"
-    values = plan.run_values(variant, 0, "", "")
+    what = f"{where}: variant {cell!r} (train + its overrides)"
+    values = plan.run_values(cell, 0, "", "")
     try:
         cfg = build_config(TrainConfig, values)
         check_fields(SmallVLAConfig, cfg.vla, f"{what}: vla")

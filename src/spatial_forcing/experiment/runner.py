@@ -94,7 +94,7 @@ def resolved_plan(plan: ExperimentPlan, out_dir: Path) -> dict:
     variant's complete TrainConfig (seed, out and threads are per run) and the complete final EvalConfig."""
     dataset = dataset_dir(plan, out_dir)
     variants = {}
-    for name in plan.variants:
+    for name in plan.cells:
         cfg = build_config(TrainConfig, plan.run_values(name, 0, dataset, "")).to_dict()
         variants[name] = {k: v for k, v in cfg.items() if k not in ("seed", "out", "threads")}
     return {**plan.to_dict(), "resolved": {"dataset": str(dataset), "reference": plan.reference,
@@ -121,11 +121,12 @@ def _check_out_dir(plan: ExperimentPlan, out_dir: Path) -> None:
 def _select(runs: list[Run], only: Sequence[str] | None, plan: ExperimentPlan) -> list[Run]:
     if not only:
         return runs
-    unknown = [v for v in only if v not in plan.variants]
+    cells = {c: v for v in plan.variants for c in plan.cells_of(v).values()}  # cell -> its variant
+    unknown = [v for v in only if v not in plan.variants and v not in cells]
     if unknown:
         raise SFError(f"--only {','.join(only)}: no variant(s) {unknown} in the plan; expected some of "
-                      f"{list(plan.variants)}")
-    return [r for r in runs if r.variant in only]
+                      f"{list(dict.fromkeys([*plan.variants, *cells]))}")
+    return [r for r in runs if r.variant in only or cells.get(r.variant) in only]
 
 
 def _execute(todo: list[Run], jobs: int, threads: int, warm: Callable[[], int] | None = None) -> dict[str, str]:
@@ -255,7 +256,7 @@ def _dry_run_text(plan: ExperimentPlan, out_dir: Path, runs: list[Run], selected
     else:
         data = f"dataset: {dataset_dir(plan, out_dir)} (MISSING)"
     caches = len(cache_plan([r for r in todo if not r.trained]))
-    lines = [f"experiment {plan.name!r} in {out_dir}: {len(runs)} runs ({len(plan.variants)} variants x "
+    lines = [f"experiment {plan.name!r} in {out_dir}: {len(runs)} runs ({len(plan.cells)} variants x "
              f"{len(plan.seeds)} seeds), {len(selected)} selected, {len(todo)} to do; --jobs {jobs}, "
              f"{threads} thread(s) each", data,
              f"teacher caches built or checked before the runs: {caches}", "runs (in order):"]

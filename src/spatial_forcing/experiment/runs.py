@@ -30,7 +30,7 @@ NEUTRAL_EVAL_FIELDS = ("workers", "video_dir", "videos_per_task")  # do not chan
 
 @dataclass
 class Run:
-    variant: str  # variant name (a key of the plan's variants)
+    variant: str  # variant name (a key of the plan's cells: its variants, or <variant>_frac<f> with fractions)
     seed: int  # run seed (TrainConfig.seed)
     dir: Path  # OUT/runs/<variant>/seed<seed>
     train: dict[str, Any]  # TrainConfig fields of `sf train --config` (plan_train.json)
@@ -89,7 +89,7 @@ def plan_runs(plan: ExperimentPlan, out_dir: str | Path, dataset: str | Path) ->
     """Every run of the plan, seed-major (all variants of a seed before the next: pairs finish early)."""
     runs = []
     for seed in plan.seeds:
-        for variant in plan.variants:
+        for variant in plan.cells:
             run_dir = (Path(out_dir) / "runs" / variant / f"seed{seed}").resolve()
             runs.append(Run(variant, seed, run_dir, plan.run_values(variant, seed, dataset, run_dir),
                             dict(plan.eval)))

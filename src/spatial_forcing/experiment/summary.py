@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from spatial_forcing.experiment.curves import convergence, read_metrics, seed_band, series
-from spatial_forcing.experiment.plan import ExperimentPlan
+from spatial_forcing.experiment.plan import OPTIONAL_KEYS, ExperimentPlan
 from spatial_forcing.experiment.report import markdown
 from spatial_forcing.experiment.runs import Run, plan_runs
 from spatial_forcing.experiment.stats import mean_std, t_interval
@@ -36,9 +36,10 @@ def stored_plan(out_dir: str | Path) -> ExperimentPlan:
                       f"{out_dir}` first")
     data = read_json(path)
     names = [f.name for f in dataclasses.fields(ExperimentPlan)]
-    if not isinstance(data, dict) or any(n not in data for n in names):
-        raise SFError(f"{path}: expected the keys {names} written by `sf experiment`")
-    return ExperimentPlan(**{n: data[n] for n in names})
+    required = [n for n in names if n not in OPTIONAL_KEYS]
+    if not isinstance(data, dict) or any(n not in data for n in required):
+        raise SFError(f"{path}: expected the keys {required} written by `sf experiment`")
+    return ExperimentPlan(**{n: data[n] for n in names if n in data})
 
 
 def summarize(out_dir: str | Path, reference: str | None = None) -> dict:
@@ -46,13 +47,14 @@ def summarize(out_dir: str | Path, reference: str | None = None) -> dict:
     the others are paired with (default: the plan's first)."""
     plan = stored_plan(out_dir)
     if reference is not None:
-        if reference not in plan.variants:
+        if reference not in plan.cells:
             raise SFError(f"--reference {reference!r}: no such variant in {out_dir}/plan.json; expected one of "
-                          f"{list(plan.variants)}")
-        plan = dataclasses.replace(plan, variants={reference: plan.variants[reference],
-                                                   **{k: v for k, v in plan.variants.items() if k != reference}})
+                          f"{list(plan.cells)}")
+    cells = list(plan.cells)
+    reference = reference or plan.reference
+    order = [reference, *(c for c in cells if c != reference)]
     runs = plan_runs(plan, out_dir, dataset="")
-    by_variant = {v: [r for r in runs if r.variant == v] for v in plan.variants}
+    by_variant = {v: [r for r in runs if r.variant == v] for v in order}
     results = {r.name: _run_result(r) for r in runs if r.finished}
     variants = {v: _variant(rs, results) for v, rs in by_variant.items()}
     success_curves = {v: seed_band([results[r.name]["curve"] for r in rs if r.name in results]) for v, rs in
@@ -62,17 +64,18 @@ def summarize(out_dir: str | Path, reference: str | None = None) -> dict:
                     for v, rs in by_variant.items() if variants[v]["spatial_forcing"]}
     return {
         "name": plan.name,
-        "reference": plan.reference,
+        "reference": reference,
         "seeds": plan.seeds,
+        "fractions": plan.fractions,
+        "cells": {v: plan.cells_of(v) for v in plan.variants},
         "eval": dataclasses.asdict(plan.eval_config()),
         "runs": {r.name: r.status() for r in runs},
         "variants": variants,
-        "paired": {v: _paired(variants[v], variants[plan.reference], plan.reference)
-                   for v in plan.variants if v != plan.reference},
-        "paired_secondary": {v: _paired_secondary(variants[v], variants[plan.reference])
-                             for v in plan.variants if v != plan.reference},
+        "paired": {v: _paired(variants[v], variants[reference], reference) for v in order if v != reference},
+        "paired_secondary": {v: _paired_secondary(variants[v], variants[reference])
+                             for v in order if v != reference},
         "curves": {"success": success_curves, "align": align_curves},
-        "convergence": convergence(success_curves, plan.reference),
+        "convergence": convergence(success_curves, reference),
         "notes": {"std": "sample standard deviation over seeds (n - 1)",
                   "ci95": "two-sided 95% Student-t interval of the mean paired difference "
                           "(variant - reference)",

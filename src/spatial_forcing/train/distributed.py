@@ -77,13 +77,14 @@ class Ranks:
                             "of each micro-batch, so the run differs from one without accumulation",
                             cfg.grad_accum)
 
-    def wrap(self, model: nn.Module) -> nn.Module:
+    def wrap(self, model: nn.Module, unused_parameters: bool = False) -> nn.Module:
         """The module the loop calls forward on: `model` itself for one process, else DDP around it (the
         student and the SF branch together, so the projector and layer-mix gradients are all-reduced too).
 
         No buffer broadcast per forward: every buffer is the same on every rank already (same seed, same data
         statistics such as the SF branch's per-token target means, SyncBatchNorm keeps its running statistics
-        in sync), so it would only cost time. (The flag's name changed in torch 2.13.)"""
+        in sync), so it would only cost time. (The flag's name changed in torch 2.13.) `unused_parameters`:
+        some steps leave parameters without a gradient (the SF branch after `align.until_step`)."""
         if self.world == 1:
             return model
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # GPU only; `check` refused it on CPU
@@ -91,7 +92,7 @@ class Ranks:
         ddp = nn.parallel.DistributedDataParallel
         flag = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(ddp).parameters \
             else "broadcast_buffers"
-        return ddp(model, device_ids=ids, **{flag: False})
+        return ddp(model, device_ids=ids, find_unused_parameters=unused_parameters, **{flag: False})
 
     def no_sync(self, model: nn.Module, sync: bool):
         """Gradient accumulation: DDP all-reduces only on the backward of the last micro-batch of a step."""

@@ -93,7 +93,8 @@ def train(cfg: TrainConfig, resume: bool = False,
     elif resume:
         log.info("no checkpoint in %s; starting from scratch", run_dir)
     preflight(model, data, targets, ranks.device)
-    step_model = ranks.wrap(model)  # DDP around student + SF branch (several ranks); `model` itself for one
+    # DDP around student + SF branch (several ranks; the SF branch unused after align.until_step); `model` for one
+    step_model = ranks.wrap(model, unused_parameters=sf is not None and cfg.align.until_step > 0)
 
     # Nothing was written into run_dir before this point: a run that fails its checks leaves nothing behind.
     # Every rank has read run_dir (checks, checkpoint) before rank 0 starts writing into it.
@@ -124,7 +125,10 @@ def train(cfg: TrainConfig, resume: bool = False,
             batch = default_collate([data[int(i)] for i in positions])
             boxes = augment_batch(batch, cfg.crop_scale, cfg.seed, step, rows, cfg.batch_size)  # None: off
             batch = to_device(batch, ranks.device)
-            if targets is not None:  # the same crop on the feats
+            # Alignment on this step? Off for the baseline and from step align.until_step on (HASTE-style):
+            # then the loss is the action loss alone and the projector gets no gradient (AdamW skips it).
+            aligning = sf is not None and cfg.align.active(step)
+            if aligning:  # the same crop on the feats
                 batch["teacher_feats"] = targets(positions, batch["images"], boxes).to(ranks.device)
 
             # --grad-accum micro-batches, each loss weighted by its share of the global batch (train.batches);
@@ -136,7 +140,7 @@ def train(cfg: TrainConfig, resume: bool = False,
             for i, micro in enumerate(micro_batches):
                 ranks.seed_micro_batch(cfg.seed, step, i, cfg.grad_accum)  # per micro-batch noise
                 with ranks.no_sync(step_model, sync=i == len(micro_batches) - 1):
-                    action_loss, align_loss, metrics = step_model(micro)
+                    action_loss, align_loss, metrics = step_model(micro, align=aligning)
                     action_loss, align_loss = shares[i, 0] * action_loss, shares[i, 1] * align_loss
                     loss = action_loss + cfg.align.alpha * align_loss
                     loss.backward()

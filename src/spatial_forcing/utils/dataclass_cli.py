@@ -106,6 +106,8 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, prefix: str =
         help_text = comments.get(f.name, "").replace("%", "%%")
         if f.name in positional:
             extra = {"nargs": "?", "default": argparse.SUPPRESS} if _has_default(f) else {}
+            if metavar == "LIST":  # one or more arguments (`sf report DIR [DIR ...]`)
+                extra = {"nargs": "+", "action": _Names}
             parser.add_argument(name, type=parse, metavar=f.name.upper(), help=help_text, **extra)
             continue
         if tp is bool:  # a bare flag means true (`--overwrite`); `--flag false` still turns one off

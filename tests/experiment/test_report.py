@@ -1,0 +1,123 @@
+"""`sf report` on experiment directories made with a fake run executor (known numbers, no training): one
+section per claim, verdicts by the stated rule, figures, "not measured" sections with their command; the
+depth-probe claim from probe.json files."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from spatial_forcing.cli.main import main
+from spatial_forcing.experiment import runner
+from spatial_forcing.experiment.claims import CLAIMS
+from spatial_forcing.experiment.plan import ExperimentPlan
+from spatial_forcing.experiment.runs import Run
+from spatial_forcing.experiment.verdict import claim_verdict, interval_verdict
+
+from experiment_plans import make_plan_dict
+
+# final success per variant and seed 0, 1, 2 (with all the data); half the data: minus HALF_DATA_DROP
+SUCCESS = {"baseline": [0.2, 0.4, 0.3], "sf": [0.5, 0.6, 0.6], "sf_no_pe": [0.7, 0.8, 0.7],
+           "sf_layer_first": [0.1, 0.2, 0.1], "sf_adaptive": [0.5, 0.6, 0.4]}
+HALF_DATA_DROP = {"baseline": 0.2, "sf": 0.1, "sf_no_pe": 0.1, "sf_layer_first": 0.1, "sf_adaptive": 0.1}
+CURVES = {"baseline": {2: 0.0, 4: 0.1, 6: 0.3}, "sf": {2: 0.1, 4: 0.3, 6: 0.5}}  # eval/success
+
+
+def fake_run(run: Run, threads: int) -> None:
+    """What `sf train` + `sf eval` would write."""
+    variant, _, fraction = run.variant.partition("_frac")
+    run.dir.mkdir(parents=True, exist_ok=True)
+    run.write_configs()
+    (run.dir / "policy").mkdir(exist_ok=True)
+    (run.dir / "policy" / "model.safetensors").write_bytes(b"")
+    rows = [{"step": s, "action_loss": 1.0 / s} for s in range(1, 7)]
+    rows += [{"step": s, "eval/success": v} for s, v in CURVES.get(variant, CURVES["sf"]).items()]
+    if variant == "sf_adaptive":
+        rows += [{"step": s, "layer_weight/1": 0.5 - 0.05 * s, "layer_weight/2": 0.5 + 0.05 * s} for s in (2, 4, 6)]
+    (run.dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    value = SUCCESS[variant][run.seed] - (HALF_DATA_DROP[variant] if fraction == "0.5" else 0.0)
+    result = {"success_rate": value, "per_task": {"left_of_cylinder": value}, "subgoal_rates": {"picked": value},
+              "config": dataclasses.asdict(run.eval_config())}
+    (run.dir / "eval.json").write_text(json.dumps(result))
+
+
+def claims_plan(synthetic_dataset) -> ExperimentPlan:
+    data = make_plan_dict(str(synthetic_dataset))
+    data["variants"].update(sf_no_pe={"align": {"use_pe": False}}, sf_layer_first={"align": {"layers": [1]}},
+                            sf_adaptive={"align": {"layers": [1, 2], "mode": "adaptive"}})
+    data["fractions"] = [0.5, 1.0]
+    data["claims"] = {"success": ["baseline", "sf"], "convergence": ["baseline", "sf"],
+                      "data_efficiency": ["baseline", "sf"], "pe": ["sf_no_pe", "sf"],
+                      "layer": ["sf", "sf_layer_first"], "adaptive": ["sf", "sf_adaptive"]}
+    return ExperimentPlan.from_dict(data)
+
+
+@pytest.fixture
+def experiment(synthetic_dataset, tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "execute_run", fake_run)
+    out = tmp_path / "exp"
+    outcome = runner.run_experiment(claims_plan(synthetic_dataset), out, jobs=1)
+    assert outcome.failed == {} and outcome.runs == 5 * 2 * 3
+    for variant, abs_rel in (("baseline", [0.30, 0.32, 0.31]), ("sf", [0.20, 0.25, 0.21])):
+        for seed in range(3):
+            probe = out / "probe" / variant / f"seed{seed}"
+            probe.mkdir(parents=True)
+            (probe / "probe.json").write_text(json.dumps(
+                {"variant": variant, "seed": seed, "spatial_forcing": variant != "baseline",
+                 "abs_rel": abs_rel[seed], "delta1": 1 - abs_rel[seed], "objects": {"r2": 0.1 * seed}}))
+    return out
+
+
+def test_report_has_one_section_per_claim_with_verdicts_by_the_rule(experiment, tmp_path, capsys):
+    report = tmp_path / "out" / "REPORT.md"
+    assert main(["report", str(experiment), "--out", str(report)]) == 0
+    assert "7 measured" in capsys.readouterr().out
+    text = report.read_text()
+    for number, spec in enumerate(CLAIMS.values(), 1):
+        assert f"## {number}. {spec.title}" in text
+    assert "**Verdict rule.**" in text and text.count("**Not measured.**") == len(CLAIMS) - 7
+    assert "sf experiment configs/experiments/claims_ablations.json" in text  # how to measure the rest
+    assert "| OpenVLA-OFT baseline (LIBERO avg) | 97.1 |" in text and "| + Spatial Forcing (LIBERO avg) | 98.5 |" in text
+
+    claims = json.loads(report.with_suffix(".json").read_text())["claims"]
+    success = claims["success"][0]
+    assert [r["label"] for r in success["rows"]] == ["baseline", "sf"]  # the full-data cells
+    assert success["rows"][1]["mean"] == pytest.approx(1.7 / 3)
+    assert success["comparisons"][0]["mean"] == pytest.approx(0.8 / 3) and success["verdict"] == "supported"
+    assert claims["pe"][0]["verdict"] == "not supported"  # without the PE is better here
+    assert claims["layer"][0]["verdict"] == "supported"  # the first layer is worse, as claimed
+    conv = claims["convergence"][0]
+    assert conv["extra"]["target"] == pytest.approx(0.3) and conv["extra"]["speedup"]["sf"] == pytest.approx(1.5)
+    assert conv["comparisons"][0]["mean"] == -2 and conv["verdict"] == "supported"
+    data = claims["data_efficiency"][0]
+    assert data["extra"]["fractions"] == [0.5, 1.0] and "smallest fraction, 0.5" in data["note"]
+    assert data["comparisons"][0]["label"] == "sf - baseline @ 0.5"
+    assert data["comparisons"][0]["mean"] == pytest.approx(0.8 / 3 + 0.1)
+    assert set(claims["adaptive"][0]["extra"]["layer_weights"]["sf_adaptive"]) == {"1", "2"}
+    probe = claims["depth_probe"][0]
+    assert probe["reference"] == "baseline" and probe["verdict"] == "supported"  # lower AbsRel with SF
+    assert probe["comparisons"][0]["mean"] == pytest.approx(-0.09)
+
+    figures = report.parent / "REPORT_figures"
+    for name in ("success", "convergence", "data_efficiency", "pe", "layer", "adaptive",
+                 "adaptive_layer_weights", "depth_probe"):
+        assert (figures / f"{name}.png").stat().st_size > 1000, name
+        assert f"](REPORT_figures/{name}.png)" in text
+
+
+def test_a_report_without_experiments_says_what_would_measure_each_claim(tmp_path):
+    assert main(["report", str(tmp_path), "--out", str(tmp_path / "R.md")]) == 0
+    text = (tmp_path / "R.md").read_text()
+    assert text.count("**Not measured.**") == len(CLAIMS) and "sf probe --policy" in text
+    assert main(["report", str(tmp_path / "missing"), "--out", str(tmp_path / "R.md")]) == 2
+
+
+def test_verdict_rule():
+    assert interval_verdict([0.1, 0.3], +1) == "supported" and interval_verdict([0.1, 0.3], -1) == "not supported"
+    assert interval_verdict([-0.1, 0.3], +1) == "unclear" and interval_verdict(None, +1) == "unclear"
+    assert interval_verdict([-3.0, -1.0], -1) == "supported"
+    assert claim_verdict(["supported", "unclear"]) == "unclear"
+    assert claim_verdict(["supported", "not supported"]) == "not supported"
+    assert claim_verdict(["supported", "supported"]) == "supported" and claim_verdict([]) == "unclear"
