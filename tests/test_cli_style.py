@@ -11,6 +11,7 @@ import pytest
 
 from spatial_forcing.cli.demo import DemoConfig
 from spatial_forcing.cli.experiment import ExperimentCommandConfig
+from spatial_forcing.cli.export import ExportConfig
 from spatial_forcing.cli.main import build_parser, main
 from spatial_forcing.cli.summarize import SummarizeConfig
 from spatial_forcing.data.generate import GenerateConfig
@@ -36,6 +37,7 @@ COMMANDS = {
     ("teacher", "keys"): (TeacherKeysConfig, set()),
     ("experiment",): (ExperimentCommandConfig, set()),
     ("summarize",): (SummarizeConfig, set()),
+    ("export",): (ExportConfig, set()),
 }
 
 
@@ -105,6 +107,7 @@ def _config(argv: list[str], cls: type):
     (["experiment", "plan.json", "--out", "o", "--jobs", "2", "--only", "a,b", "--dry-run"],
      ExperimentCommandConfig, dict(plan="plan.json", jobs=2, only=["a", "b"], dry_run=True)),
     (["summarize", "exp", "--reference", "baseline"], SummarizeConfig, dict(dir="exp", reference="baseline")),
+    (["export", "ckpt", "--lerobot", "--out", "o"], ExportConfig, dict(src="ckpt", out="o", lerobot=True)),
 ])
 def test_the_flags_in_use_still_parse(argv, cls, expected):
     cfg = _config(argv, cls)

@@ -11,7 +11,7 @@ from spatial_forcing.utils.errors import SFError
 from spatial_forcing.utils.log import setup_logging
 
 # Subcommand modules, in the order `sf --help` lists them.
-COMMANDS = ["demo", "train", "eval", "generate", "expert_check", "teacher", "experiment", "summarize"]
+COMMANDS = ["demo", "train", "eval", "generate", "expert_check", "teacher", "experiment", "summarize", "export"]
 
 
 class _Parser(argparse.ArgumentParser):
