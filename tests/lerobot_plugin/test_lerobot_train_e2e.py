@@ -71,3 +71,48 @@ def test_lerobot_train_smolvla_sf_then_stock_smolvla(tabletop_dataset, tiny_vlm,
                  "--tasks", "0", "--init-states", "0", "--image-size", "64", "--max-steps", "8"]) == 0
     result = json.loads((tmp_path / "eval.json").read_text())
     assert result["episodes"] == 1 and result["per_task"] == {"left_of_cylinder": result["success_rate"]}
+
+
+STOCK_ACT_POLICY = """
+import sys, torch
+from lerobot.policies.act.modeling_act import ACTPolicy
+policy = ACTPolicy.from_pretrained(sys.argv[1], strict=True)
+torch.save(policy.predict_action_chunk(torch.load(sys.argv[2])), sys.argv[3])
+assert not any(m.startswith(("lerobot_policy_sf", "spatial_forcing")) for m in sys.modules), "SF code imported"
+"""
+
+
+def test_lerobot_train_generic_sf_on_act_then_stock_act(tabletop_dataset, tmp_path):
+    from lerobot_policy_sf.modeling_sf import SFPolicy
+
+    log = lerobot_train(["--policy.type=sf", "--policy.base.type=act", "--policy.layout_preset=act",
+                         "--policy.base.dim_model=64", "--policy.base.n_heads=2", "--policy.base.dim_feedforward=128",
+                         "--policy.base.n_encoder_layers=2", "--policy.base.n_decoder_layers=1",
+                         "--policy.base.n_vae_encoder_layers=1", "--policy.base.chunk_size=8",
+                         "--policy.base.n_action_steps=8", "--policy.base.pretrained_backbone_weights=null",
+                         "--policy.align.layers=[1]", "--policy.align_log_every=1",
+                         '--policy.ignore_inputs=["observation.environment_state"]',
+                         "--dataset.repo_id=local/tabletop", f"--dataset.root={tabletop_dataset}"], tmp_path / "run")
+    assert len(re.findall(r"align_loss=([0-9.]+)", log)) == 3, log[-2000:]
+    ckpt = tmp_path / "run" / "checkpoints" / "last" / "pretrained_model"
+    config = json.loads((ckpt / "config.json").read_text())
+    assert config["type"] == "sf" and config["base"]["type"] == "act"
+
+    assert main(["export", str(ckpt), "--lerobot", "--out", str(tmp_path / "plain")]) == 0
+    plain = json.loads((tmp_path / "plain" / "config.json").read_text())
+    assert plain["type"] == "act" and plain["normalization_mapping"]["VISUAL"] == "IDENTITY"
+    assert "observation.environment_state" not in plain["input_features"]
+    g = torch.Generator().manual_seed(9)
+    batch = {"observation.images.agentview": torch.rand(1, 3, 64, 64, generator=g),
+             "observation.images.wrist": torch.rand(1, 3, 64, 64, generator=g),
+             "observation.state": torch.randn(1, 8, generator=g)}
+    torch.save(batch, tmp_path / "batch.pt")
+    run = subprocess.run([sys.executable, "-c", STOCK_ACT_POLICY, str(tmp_path / "plain"), str(tmp_path / "batch.pt"),
+                          str(tmp_path / "actions.pt")], capture_output=True, text=True, timeout=300, env=ENV)
+    assert run.returncode == 0, run.stderr[-3000:]
+    expected = SFPolicy.from_pretrained(ckpt).eval().predict_action_chunk(batch)
+    torch.testing.assert_close(torch.load(tmp_path / "actions.pt"), expected, rtol=0, atol=0)
+
+    assert main(["eval", "tabletop", "--policy", str(tmp_path / "plain"), "--out", str(tmp_path / "eval.json"),
+                 "--tasks", "0", "--init-states", "0", "--image-size", "64", "--max-steps", "8"]) == 0
+    assert json.loads((tmp_path / "eval.json").read_text())["episodes"] == 1

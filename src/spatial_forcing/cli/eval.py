@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("eval", help="evaluate an exported policy in simulation")
     parser.add_argument("env", help="suite: tabletop, libero_spatial, libero_object, ... (or 'libero' with --suite)")
     parser.add_argument("--policy", required=True,
-                        help="exported policy directory (run_dir/policy), or a LeRobot checkpoint (pretrained_model)")
+                        help="exported policy directory (run_dir/policy), or a LeRobot checkpoint "
+                             "(pretrained_model)")
     parser.add_argument("--out", required=True, help="results JSON (episodes are logged beside it for resume)")
     parser.add_argument("--preset", default="", help="LIBERO protocol preset: full | reduced")
     parser.add_argument("--suite", default="libero_spatial", help="LIBERO suite when ENV is 'libero'")

@@ -1,9 +1,9 @@
 """`sf export --lerobot`: an SF-trained LeRobot checkpoint -> the plain checkpoint of its base policy type.
 
 File-level (safetensors + JSON, no lerobot import): the config loses the SF fields and takes the base type
-(`smolvla_sf` -> `smolvla`; the generic `sf` -> its `base` config), the weights lose the SF branch (`sf.` keys:
-projector; the teacher is never saved) and, for `sf`, the `base.` prefix. Processor files are copied as they are
-(they hold only stock steps). Stock lerobot loads the result with `from_pretrained` / `--policy.path`.
+(`smolvla_sf` -> `smolvla`; the generic `sf` -> its `base` config), the weights lose the SF branch (`sf.`
+keys: projector; the teacher is never saved) and, for `sf`, the `base.` prefix. Processor files are copied
+as they are (they hold only stock steps). Stock lerobot loads the result (`from_pretrained`, `--policy.path`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from spatial_forcing.utils.errors import SFError
 SF_PREFIX = "sf."  # the SF branch inside an SF policy (lerobot_policy_sf.branch.SF_PREFIX)
 WRAPPER_PREFIX = "base."  # the wrapped policy inside the generic `sf` policy
 SF_FIELDS = ("align", "teacher_weights", "align_log_every")  # fields smolvla_sf adds to SmolVLAConfig
-SKIP_FILES = ("config.json", "model.safetensors", "train_config.json")  # rewritten, or SF-typed and not needed
+# rewritten here, or SF-typed and not needed to load the policy (train_config.json)
+SKIP_FILES = ("config.json", "model.safetensors", "train_config.json")
 
 
 def plain_config(config: dict, where: Path) -> dict:
@@ -31,7 +32,7 @@ def plain_config(config: dict, where: Path) -> dict:
         if "type" not in base:
             raise SFError(f"{where}: type 'sf' without a base policy config ('base' with a 'type')")
         for key in ("input_features", "output_features", "device", "use_amp"):
-            if key in config:
+            if not base.get(key) and key in config:  # the wrapper keeps the base's in step: only if missing
                 base[key] = config[key]
         return base
     if isinstance(kind, str) and kind.endswith("_sf"):

@@ -1,9 +1,10 @@
-"""A LeRobot checkpoint as our evaluation's action function (`sf eval tabletop --policy <LeRobot checkpoint>`).
+"""A LeRobot checkpoint as our evaluation's action function (`sf eval tabletop --policy <LeRobot
+checkpoint>`).
 
 Env observations are mapped to the policy's input features by key (our envs use LeRobot's names:
 observation.images.<camera>, observation.state), images resized to the feature's shape; the checkpoint's own
-pre-processor (normalisation, tokenisation) and post-processor (unnormalisation) are applied. Each call returns
-the first `n_action_steps` actions of the predicted chunk, which our rollout executes open-loop.
+pre-processor (normalisation, tokenisation) and post-processor (unnormalisation) are applied. Each call
+returns the first `n_action_steps` actions of the predicted chunk, which our rollout executes open-loop.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ class LeRobotActFn:
         self.config = PreTrainedConfig.from_pretrained(path)
         self.config.device = device
         self.policy = get_policy_class(self.config.type).from_pretrained(path, config=self.config).eval()
+        overrides = {"device_processor": {"device": device}}
         self.pre, self.post = make_pre_post_processors(self.config, pretrained_path=str(path),
-                                                       preprocessor_overrides={"device_processor": {"device": device}})
+                                                       preprocessor_overrides=overrides)
         self.device = device
 
     def batch(self, observations: Sequence[dict], instructions: Sequence[str]) -> dict:
@@ -39,13 +41,14 @@ class LeRobotActFn:
         for key, feature in self.config.input_features.items():
             missing = [i for i, o in enumerate(observations) if key not in o]
             if missing:
-                raise KeyError(f"policy input {key!r} is not in the env observation (keys: {sorted(observations[0])})")
+                raise KeyError(f"policy input {key!r} is not in the env observation "
+                               f"(keys: {sorted(observations[0])})")
             values = np.stack([o[key] for o in observations])
             if feature.type is FeatureType.VISUAL:
                 img = torch.from_numpy(values).permute(0, 3, 1, 2).float() / 255.0
                 if tuple(img.shape[-2:]) != tuple(feature.shape[-2:]):
-                    img = F.interpolate(img, size=tuple(feature.shape[-2:]), mode="bilinear", align_corners=False,
-                                        antialias=True)
+                    img = F.interpolate(img, size=tuple(feature.shape[-2:]), mode="bilinear",
+                                        align_corners=False, antialias=True)
                 batch[key] = img
             else:
                 batch[key] = torch.from_numpy(values).float()

@@ -1,5 +1,6 @@
-"""The training-only SF branch of a LeRobot policy: our core `SpatialForcing` (projector, capture, targets, loss)
-plus a frozen teacher that is not part of the policy's modules (no state-dict keys, no optimizer entries)."""
+"""The training-only SF branch of a LeRobot policy: our core `SpatialForcing` (projector, capture, targets,
+loss) plus a frozen teacher that is not part of the policy's modules (no state-dict keys, no optimizer
+entries)."""
 
 from __future__ import annotations
 
@@ -21,16 +22,16 @@ SF_PREFIX = "sf."  # state-dict prefix of the branch inside an SF policy: what a
 def check_align(align: AlignConfig, where: str) -> None:
     """What the plugin supports of AlignConfig; a one-line error naming the option otherwise."""
     if align.target_norm == "position_mean":
-        raise ValueError(f"{where}: align.target_norm 'position_mean' needs dataset feature statistics, which "
-                         "the LeRobot plugin does not compute; use 'none' or 'token_mean'")
+        raise ValueError(f"{where}: align.target_norm 'position_mean' needs dataset feature statistics, "
+                         "which the LeRobot plugin does not compute; use 'none' or 'token_mean'")
     if align.teacher == "oracle3d":
-        raise ValueError(f"{where}: align.teacher 'oracle3d' reads simulator geometry columns per frame, which "
-                         "LeRobot batches do not carry; use mini3d, mini2d or vggt")
+        raise ValueError(f"{where}: align.teacher 'oracle3d' reads simulator geometry columns per frame, "
+                         "which LeRobot batches do not carry; use mini3d, mini2d or vggt")
 
 
 class SFBranch(nn.Module):
-    """`attach(policy, paths, layout)` once; then per training batch `loss(images, valid)` after the policy's
-    forward has run (the capture holds the chosen layers' hidden states)."""
+    """`attach(policy, paths, layout)` once; then, per training batch, `loss(images, valid)` after the
+    policy's forward has run (the capture holds the chosen layers' hidden states)."""
 
     def __init__(self, align: AlignConfig, teacher_weights: str, student_dim: int, layers: list[int],
                  log_every: int = 0):
@@ -50,8 +51,8 @@ class SFBranch(nn.Module):
         self.sf.attach(policy, paths, layout, kind=kind)
 
     def loss(self, images: torch.Tensor, valid: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, float]]:
-        """images [B, V, 3, H, W] in [0, 1] (the student's geometry, padding included); valid [B, V, H, W] marks
-        real pixels (None: all). Returns (alignment loss, metrics with align_cos)."""
+        """images [B, V, 3, H, W] in [0, 1] (the student's geometry, padding included); valid [B, V, H, W]
+        marks real pixels (None: all). Returns (alignment loss, metrics with align_cos)."""
         teacher = self.frozen_teacher
         if isinstance(teacher, nn.Module):
             teacher.to(images.device)
@@ -60,12 +61,12 @@ class SFBranch(nn.Module):
         return self.sf(feats, pixel_valid=valid)
 
     def log(self, info: dict) -> None:
-        """Count one training step; every `log_every` steps log its scalars (lerobot prints only its own loss:
-        the dict reaches W&B when enabled, this puts it in the console log too)."""
+        """Count one training step; every `log_every` steps log its scalars (lerobot prints only its own
+        loss: the dict reaches W&B when enabled, this puts it in the console log too)."""
         self.steps += 1
         if self.log_every and self.steps % self.log_every == 0:
-            keys = [k for k in ("action_loss", "align_loss", "align_cos", "position_only_cos", "residual_cos")
-                    if k in info]
+            names = ("action_loss", "align_loss", "align_cos", "position_only_cos", "residual_cos")
+            keys = [k for k in names if k in info]
             log.info("sf step %d: %s", self.steps, " ".join(f"{k}={info[k]:.4f}" for k in keys))
 
     def clear(self) -> None:

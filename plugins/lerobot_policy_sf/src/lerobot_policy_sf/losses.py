@@ -1,4 +1,5 @@
-"""loss = action_loss + alpha x align_loss, and the scalars lerobot logs (action_loss, align_loss, align_cos)."""
+"""loss = action_loss + alpha x align_loss, and the scalars lerobot logs (action_loss, align_loss,
+align_cos)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """`SmolVLASFPolicy`: SmolVLA whose training forward adds alpha x the SF alignment loss. Inference
-(`select_action`, `predict_action_chunk`) is SmolVLA's, unchanged: the teacher and projector are unused there and
-an export (`sf export --lerobot`) drops them."""
+(`select_action`, `predict_action_chunk`) is SmolVLA's, unchanged: the teacher and projector are unused
+there and an export (`sf export --lerobot`) drops them."""
 
 from __future__ import annotations
 
@@ -32,15 +32,18 @@ class SmolVLASFPolicy(SmolVLAPolicy):
         self.sf = SFBranch(config.align, config.teacher_weights, vlm.config.text_config.hidden_size, layers,
                            config.align_log_every)
         views = len(config.image_features)
-        self.sf.attach(self, stream_paths(layers, num_layers), image_layout(vlm.config, config, views), "input")
+        layout = image_layout(vlm.config, config, views)
+        self.sf.attach(self, stream_paths(layers, num_layers), layout, "input")
         text = vlm.get_vlm_model().text_model
         trainable = [i for i, layer in enumerate(text.layers[:max(layers)])
                      if any(p.requires_grad for p in layer.parameters())]
         if len(trainable) < max(layers):
-            raise ValueError(f"smolvla_sf: VLM layers {sorted(set(range(max(layers))) - set(trainable))} are frozen "
-                             f"but feed the aligned layer(s) {layers}")
-        log.info("smolvla_sf: aligning the VLM stream after layer(s) %s of %d to teacher %s; VLM layers 1..%d "
-                 "are trainable (train_expert_only=False)", layers, num_layers, config.align.teacher, max(layers))
+            frozen = sorted(set(range(max(layers))) - set(trainable))
+            raise ValueError(f"smolvla_sf: VLM layers {frozen} are frozen but feed the aligned layer(s) "
+                             f"{layers}")
+        log.info("smolvla_sf: aligning the VLM stream after layer(s) %s of %d to teacher %s; VLM layers "
+                 "1..%d are trainable (train_expert_only=False)", layers, num_layers, config.align.teacher,
+                 max(layers))
 
     def forward(self, batch: dict[str, Tensor], noise=None, time=None, reduction: str = "mean"):
         loss, info = super().forward(batch, noise=noise, time=time, reduction=reduction)

@@ -1,9 +1,9 @@
 """Where SmolVLA's image tokens are, and the geometry its images are padded to (what the teacher must see).
 
-The VLM prefix is: per camera (config.image_features order, cameras present in the batch) optionally 2 special
-tokens, the image tokens, optionally 1 end token; then language; then one state token. SmolVLA's decoder loop
-is hand-written and calls each layer's `input_layernorm` directly, so the stream after layer k is captured by a
-pre-hook on `layers[k].input_layernorm` (or on the final `norm` after the last layer).
+The VLM prefix is: per camera (config.image_features order, cameras present in the batch) optionally 2
+special tokens, the image tokens, optionally 1 end token; then language; then one state token. SmolVLA's
+decoder loop is hand-written and calls each layer's `input_layernorm` directly, so the stream after layer k is
+captured by a pre-hook on `layers[k].input_layernorm` (or on the final `norm` after the last layer).
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ def image_layout(vlm_config, config, views: int) -> TokenLayout:
     width, height = config.resize_imgs_with_padding
     step = vlm_config.vision_config.patch_size * vlm_config.scale_factor
     if width != height or width % step:
-        raise ValueError(f"smolvla_sf: resize_imgs_with_padding {config.resize_imgs_with_padding} must be square "
-                         f"and a multiple of patch_size x scale_factor = {step}")
+        raise ValueError(f"smolvla_sf: resize_imgs_with_padding {config.resize_imgs_with_padding} must be "
+                         f"square and a multiple of patch_size x scale_factor = {step}")
     side = width // step
     special = 3 if config.add_image_special_tokens else 0  # <fake><global-img> ... <fake>
     return TokenLayout(views=views, grid=(side, side), offset=2 if special else 0,

@@ -2,8 +2,8 @@
 
 SmolVLA calls `from_pretrained(vlm_model_name)` for the config, the processor and the tokenizer even when
 `load_vlm_weights=False`, so offline use needs a directory holding them. The tokenizer is word-level (the
-words of our tabletop and LIBERO-style instructions, anything else maps to <unk>) and carries SmolVLM's special
-image tokens, which SmolVLA reads (`fake_image_token_id`, `global_image_token_id`).
+words of our tabletop and LIBERO-style instructions, anything else maps to <unk>) and carries SmolVLM's
+special image tokens, which SmolVLA reads (`fake_image_token_id`, `global_image_token_id`).
 
     python -m lerobot_policy_sf.tiny_vlm --out DIR [--image-size 64] [--layers 4]
 """
@@ -21,15 +21,16 @@ SPECIAL = {  # SmolVLM's special tokens, as its tokenizer config names them
     "end_of_utterance_token": "<end_of_utterance>",
 }
 BASE_TOKENS = ["<unk>", "<pad>", "<|im_start|>", "<|im_end|>"]
-WORDS = ("pick up the red blue green yellow block cube cylinder bowl plate box tall short left right of closest "
-         "farthest nearer farther to from robot and place it on in put open close drawer a an top bottom").split()
+WORDS = ("pick up the red blue green yellow block cube cylinder bowl plate box tall short left right of "
+         "closest farthest nearer farther to from robot and place it on in put open close drawer a an top "
+         "bottom").split()
 
 
 @dataclass
 class TinyVLM:
-    image_size: int = 64  # side of the square image the vision encoder sees (SmolVLA's resize_imgs_with_padding)
+    image_size: int = 64  # side of the square vision input (SmolVLA's resize_imgs_with_padding)
     patch_size: int = 8  # vision patch side: (image_size / patch_size)^2 patches before the pixel shuffle
-    scale_factor: int = 2  # SmolVLM pixel shuffle: tokens per image = (image_size / patch_size / scale_factor)^2
+    scale_factor: int = 2  # pixel shuffle: tokens per image = (image_size / patch_size / scale_factor)^2
     vision_dim: int = 32  # vision encoder width
     text_dim: int = 64  # decoder width (SmolVLA's expert is expert_width_multiplier x this)
     layers: int = 4  # decoder layers (SmolVLA keeps the first num_vlm_layers)
@@ -44,8 +45,8 @@ def write_tiny_vlm(out: str | Path, spec: TinyVLM = TinyVLM()) -> Path:
                               SmolVLMVideoProcessor)
 
     if spec.image_size % (spec.patch_size * spec.scale_factor):
-        raise ValueError(f"tiny VLM: image_size {spec.image_size} must be a multiple of patch_size x scale_factor "
-                         f"({spec.patch_size * spec.scale_factor})")
+        raise ValueError(f"tiny VLM: image_size {spec.image_size} must be a multiple of patch_size x "
+                         f"scale_factor ({spec.patch_size * spec.scale_factor})")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     vocab = {tok: i for i, tok in enumerate(BASE_TOKENS + list(SPECIAL.values()) + WORDS)}
@@ -58,7 +59,8 @@ def write_tiny_vlm(out: str | Path, spec: TinyVLM = TinyVLM()) -> Path:
         vision_config={"hidden_size": spec.vision_dim, "intermediate_size": 2 * spec.vision_dim,
                        "num_hidden_layers": 1, "num_attention_heads": 2, "image_size": spec.image_size,
                        "patch_size": spec.patch_size},
-        text_config={"model_type": "llama", "hidden_size": spec.text_dim, "intermediate_size": 2 * spec.text_dim,
+        text_config={"model_type": "llama", "hidden_size": spec.text_dim,
+                     "intermediate_size": 2 * spec.text_dim,
                      "num_hidden_layers": spec.layers, "num_attention_heads": spec.heads,
                      "num_key_value_heads": spec.kv_heads, "head_dim": spec.text_dim // spec.heads,
                      "vocab_size": len(vocab), "pad_token_id": vocab["<pad>"]},
