@@ -22,6 +22,7 @@ from lerobot_policy_sf.modeling_smolvla_sf import SmolVLASFPolicy  # noqa: E402
 from spatial_forcing.cli.main import main  # noqa: E402
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
+TIMEOUT = 1800  # a safety net only: ~40 s each on an idle 2-core machine, minutes when it is shared
 
 STOCK_ACT = """
 import sys, torch
@@ -38,7 +39,8 @@ def lerobot_train(args: list[str], out: Path) -> str:
     run = subprocess.run([str(exe), *args, f"--output_dir={out}", "--batch_size=4", "--steps=3", "--log_freq=1",
                           "--save_freq=3", "--num_workers=0", "--wandb.enable=false", "--eval_freq=0",
                           "--policy.push_to_hub=false", "--policy.device=cpu"],
-                         capture_output=True, text=True, timeout=600, env=ENV)
+                         capture_output=True, text=True,
+                         timeout=TIMEOUT, env=ENV)
     assert run.returncode == 0, run.stderr[-3000:]
     return run.stdout + run.stderr
 
@@ -60,7 +62,8 @@ def test_lerobot_train_smolvla_sf_then_stock_smolvla(tabletop_dataset, tiny_vlm,
     batch["noise"] = torch.randn(1, 8, 32, generator=torch.Generator().manual_seed(8))
     torch.save(batch, tmp_path / "batch.pt")
     run = subprocess.run([sys.executable, "-c", STOCK_ACT, str(tmp_path / "plain"), str(tmp_path / "batch.pt"),
-                          str(tmp_path / "actions.pt")], capture_output=True, text=True, timeout=300, env=ENV)
+                          str(tmp_path / "actions.pt")], capture_output=True, text=True,
+                         timeout=TIMEOUT, env=ENV)
     assert run.returncode == 0, run.stderr[-3000:]
     sf_policy = SmolVLASFPolicy.from_pretrained(ckpt).eval()
     noise = batch.pop("noise")
@@ -108,7 +111,8 @@ def test_lerobot_train_generic_sf_on_act_then_stock_act(tabletop_dataset, tmp_pa
              "observation.state": torch.randn(1, 8, generator=g)}
     torch.save(batch, tmp_path / "batch.pt")
     run = subprocess.run([sys.executable, "-c", STOCK_ACT_POLICY, str(tmp_path / "plain"), str(tmp_path / "batch.pt"),
-                          str(tmp_path / "actions.pt")], capture_output=True, text=True, timeout=300, env=ENV)
+                          str(tmp_path / "actions.pt")], capture_output=True, text=True,
+                         timeout=TIMEOUT, env=ENV)
     assert run.returncode == 0, run.stderr[-3000:]
     expected = SFPolicy.from_pretrained(ckpt).eval().predict_action_chunk(batch)
     torch.testing.assert_close(torch.load(tmp_path / "actions.pt"), expected, rtol=0, atol=0)
