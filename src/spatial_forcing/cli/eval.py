@@ -14,7 +14,9 @@ from spatial_forcing.utils.json_file import read_json
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("eval", help="evaluate an exported policy in simulation")
     parser.add_argument("env", help="suite: tabletop, libero_spatial, libero_object, ... (or 'libero' with --suite)")
-    parser.add_argument("--policy", required=True, help="exported policy directory (run_dir/policy)")
+    parser.add_argument("--policy", required=True,
+                        help="exported policy directory (run_dir/policy), or a LeRobot checkpoint "
+                             "(pretrained_model)")
     parser.add_argument("--out", required=True, help="results JSON (episodes are logged beside it for resume)")
     parser.add_argument("--preset", default="", help="LIBERO protocol preset: full | reduced")
     parser.add_argument("--suite", default="libero_spatial", help="LIBERO suite when ENV is 'libero'")
@@ -48,12 +50,34 @@ def run(args: argparse.Namespace) -> int:
     else:
         values["env"] = env
     cfg = build_config(EvalConfig, values)
-    policy = LoadedPolicy.load(policy_dir)  # also checks the directory before any worker starts
+    lerobot_act = lerobot_action_fn(policy_dir, cfg.workers)
+    if lerobot_act is not None:
+        act = lerobot_act
+    else:
+        policy = LoadedPolicy.load(policy_dir)  # also checks the directory before any worker starts
+        act = policy_dir if cfg.workers > 1 else policy.act
     # the episodes log is keyed on the policy's files, also when its loaded action function is passed
-    result = evaluate(policy_dir if cfg.workers > 1 else policy.act, cfg, out, label=str(policy_dir),
-                      policy_key=policy_digest(policy_dir))
+    result = evaluate(act, cfg, out, label=str(policy_dir), policy_key=policy_digest(policy_dir))
     print(json.dumps({"success_rate": result["success_rate"], "per_task": result["per_task"]}, indent=2))
     return 0
+
+
+def lerobot_action_fn(policy_dir: str, workers: int):
+    """The action function of a LeRobot checkpoint (through the lerobot_policy_sf plugin), or None when
+    `policy_dir` is one of our exported policies."""
+    from pathlib import Path
+
+    path = Path(policy_dir)
+    if not ((path / "config.json").is_file() or (path / "pretrained_model" / "config.json").is_file()):
+        return None  # ours hold vla.json (vla.export); LeRobot's config.json
+    try:
+        from lerobot_policy_sf.act_fn import LeRobotActFn
+    except ImportError:
+        raise SFError(f"--policy {policy_dir}: a LeRobot checkpoint needs lerobot and the lerobot_policy_sf "
+                      "plugin: bash scripts/setup.sh lerobot") from None
+    if workers > 1:
+        raise SFError("--workers: a LeRobot checkpoint is evaluated in this process; use --workers 1")
+    return LeRobotActFn(policy_dir)
 
 
 def libero_eval_values(suite: str, preset: str, lerobot_max_steps: bool = False) -> dict:

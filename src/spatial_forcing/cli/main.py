@@ -12,7 +12,7 @@ from spatial_forcing.utils.log import setup_logging
 
 # Subcommand modules, in the order `sf --help` lists them.
 COMMANDS = ["demo", "train", "eval", "generate", "expert_check", "teacher", "experiment", "summarize", "probe",
-            "report"]
+            "report", "export"]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -4,7 +4,8 @@ Layout follows LeRobot: `{feature_key: {"min", "max", "mean", "std", "count", ..
 (nested) list. Numeric vectors get per-dimension stats plus the 1st/99th percentiles `q01`/`q99`; images get
 per-channel stats of pixel values in [0, 1] with shape [3, 1, 1], as LeRobot stores them. Multi-dimensional
 numeric features (depth maps, segmentation, camera matrices) get scalar stats over all values, shape [1].
-NaN entries (absent objects) are ignored; a column with no number at all gets null stats.
+NaN entries (absent objects) are ignored; a column with no number at all gets 0 for every statistic (LeRobot
+reads stats.json into numpy arrays, which cannot hold JSON null: the file stays loadable by `LeRobotDataset`).
 """
 
 from __future__ import annotations
@@ -35,14 +36,14 @@ def vector_stats(values: np.ndarray) -> dict[str, list]:
 
 
 def _nan_vector_stats(x: np.ndarray) -> dict[str, list]:
-    """vector_stats ignoring NaN; all-NaN columns get None (JSON null, NaN again in `stats_to_numpy`)."""
+    """vector_stats ignoring NaN; all-NaN columns get 0 (finite: LeRobot loads these stats as numeric arrays)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices
         out = {"min": np.nanmin(x, 0), "max": np.nanmax(x, 0), "mean": np.nanmean(x, 0),
                "std": np.nanstd(x, 0)}
         for name, q in QUANTILES.items():
             out[name] = np.nanquantile(x, q, axis=0)
-    stats = {k: [None if np.isnan(e) else float(e) for e in v] for k, v in out.items()}
+    stats = {k: [0.0 if np.isnan(e) else float(e) for e in v] for k, v in out.items()}
     stats["count"] = [int(len(x))]
     return stats
 

@@ -1,0 +1,65 @@
+"""Fixtures of the lerobot_policy_sf tests: a tiny local SmolVLM, a tabletop dataset from `sf generate`, and tiny
+smolvla_sf configs (everything offline, seconds on a CPU)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm(tmp_path_factory) -> Path:
+    from lerobot_policy_sf.tiny_vlm import write_tiny_vlm
+
+    return write_tiny_vlm(tmp_path_factory.mktemp("tiny_smolvlm"))
+
+
+@pytest.fixture(scope="session")
+def tabletop_dataset(tmp_path_factory) -> Path:
+    """Two scripted tabletop episodes (64 px image features), written by `sf generate`."""
+    from spatial_forcing.cli.main import main
+
+    out = tmp_path_factory.mktemp("tabletop") / "ds"
+    assert main(["generate", "--env", "tabletop", "--out", str(out), "--episodes-per-task", "1", "--tasks", "0,1",
+                 "--image-size", "64", "--init-states", "0-0"]) == 0
+    return out
+
+
+@pytest.fixture
+def smolvla_sf_config(tiny_vlm):
+    """make(**overrides) -> a tiny SmolVLASFConfig on two cameras (image shape `image_hw`), state 8, action 7."""
+    from lerobot.configs.types import FeatureType, PolicyFeature
+    from lerobot_policy_sf.configuration_smolvla_sf import SmolVLASFConfig
+
+    from spatial_forcing.core.config import AlignConfig
+
+    def make(image_hw=(64, 64), layers=(2,), **overrides):
+        features = {f"observation.images.{c}": PolicyFeature(FeatureType.VISUAL, (3, *image_hw))
+                    for c in ("agentview", "wrist")}
+        features["observation.state"] = PolicyFeature(FeatureType.STATE, (8,))
+        kw = dict(vlm_model_name=str(tiny_vlm), resize_imgs_with_padding=(64, 64), num_vlm_layers=4, chunk_size=8,
+                  n_action_steps=8, device="cpu", align=AlignConfig(layers=list(layers)), input_features=features,
+                  output_features={"action": PolicyFeature(FeatureType.ACTION, (7,))})
+        return SmolVLASFConfig(**{**kw, **overrides})
+
+    return make
+
+
+@pytest.fixture
+def fake_batch():
+    """make(batch_size, image_hw, tokens, seed) -> a processed batch as SmolVLA's forward takes it (images in
+    [0, 1], language tokens, normalised state and action chunk)."""
+    return _fake_batch
+
+
+def _fake_batch(batch_size: int = 2, image_hw=(64, 64), tokens: int = 6, seed: int = 0) -> dict:
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    return {"observation.images.agentview": torch.rand(batch_size, 3, *image_hw, generator=g),
+            "observation.images.wrist": torch.rand(batch_size, 3, *image_hw, generator=g),
+            "observation.state": torch.randn(batch_size, 8, generator=g),
+            "action": torch.randn(batch_size, 8, 7, generator=g),
+            "observation.language.tokens": torch.randint(8, 20, (batch_size, tokens), generator=g),
+            "observation.language.attention_mask": torch.ones(batch_size, tokens, dtype=torch.bool)}
