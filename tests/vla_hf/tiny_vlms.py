@@ -145,3 +145,13 @@ def build_case(family: str, seed: int = 0) -> TinyCase:
     case = BUILDERS[family]()
     case.model.eval()
     return case
+
+
+def vision_parameter(model: torch.nn.Module, name: str) -> torch.nn.Parameter:
+    """The vision-tower parameter `name`; transformers < 5 (the dev venv with lerobot has 4.57) wraps SigLIP/CLIP
+    towers in a `vision_model`, so the same weight is then `<tower>.vision_model.embeddings...`."""
+    params = dict(model.named_parameters())
+    if name in params:
+        return params[name]
+    return params[name.replace(".embeddings.", ".vision_model.embeddings.", 1)]
+
