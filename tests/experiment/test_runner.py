@@ -270,7 +270,9 @@ def test_caches_are_built_in_a_slot_while_the_baseline_trains(synthetic_dataset,
 
     def warm(runs, threads):
         events.append(f"warm {[r.name for r in runs]} threads={threads}")
-        time.sleep(0.1)
+        deadline = time.time() + 10  # the build "lasts" until the baseline has started in the other slot (or 10 s:
+        while "start baseline/seed0" not in events and time.time() < deadline:  # a fixed sleep raced the thread)
+            time.sleep(0.01)
         events.append("warm done")
         return 1
 
