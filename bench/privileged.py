@@ -108,15 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     try:
         reader = LeRobotDatasetReader(args.data)
-        if ENV_STATE_KEY not in reader.columns and ENV_STATE_KEY not in reader.array_keys:
+        if ENV_STATE_KEY not in reader.columns:
             raise SFError(f"--data {args.data}: no {ENV_STATE_KEY!r} (a tabletop dataset from sf generate)")
     except SFError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     state, actions = reader.columns[STATE_KEY], reader.columns[ACTION_KEY]
-    env_state = reader.columns.get(ENV_STATE_KEY)
-    if env_state is None:
-        env_state = reader.array(ENV_STATE_KEY)
+    env_state = reader.columns[ENV_STATE_KEY]
     task = reader.columns["task_index"].astype(int)
     num_tasks, instructions = len(reader.tasks), list(reader.tasks)
     y = chunks(reader, actions, args.chunk)

@@ -36,6 +36,7 @@ from spatial_forcing.sim.tabletop.env import ENV_STATE_KEY
 from spatial_forcing.train.config import TrainConfig
 from spatial_forcing.train.loop import batch_positions, lr_factor
 from spatial_forcing.utils.atomic import write_json
+from spatial_forcing.utils.errors import SFError
 from spatial_forcing.utils.int_ranges import parse_int_ranges
 from spatial_forcing.utils.json_file import read_json
 from spatial_forcing.vla.config import preset
@@ -95,10 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     torch.set_num_threads(1)
-    ds = ChunkDataset(args.data, chunk=8, image_size=64)
-    env_state = ds.reader.columns.get(ENV_STATE_KEY)
-    if env_state is None:
-        env_state = ds.reader.array(ENV_STATE_KEY)
+    try:
+        ds = ChunkDataset(args.data, chunk=8, image_size=64)
+        if ENV_STATE_KEY not in ds.reader.columns:
+            raise SFError(f"--data {args.data}: no {ENV_STATE_KEY!r} (a tabletop dataset from sf generate)")
+    except SFError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    env_state = ds.reader.columns[ENV_STATE_KEY]
     layout = Layout(env_state) if args.variant == "privileged" else None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

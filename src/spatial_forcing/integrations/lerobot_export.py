@@ -1,9 +1,9 @@
 """`sf export --lerobot`: an SF-trained LeRobot checkpoint -> the plain checkpoint of its base policy type.
 
 File-level (safetensors + JSON, no lerobot import): the config loses the SF fields and takes the base type
-(`smolvla_sf` -> `smolvla`; the generic `sf` -> its `base` config), the weights lose the SF branch (`sf.`
-keys: projector; the teacher is never saved) and, for `sf`, the `base.` prefix. Processor files are copied
-as they are (they hold only stock steps). Stock lerobot loads the result (`from_pretrained`, `--policy.path`).
+(`smolvla_sf` -> `smolvla`), the weights lose the SF branch (`sf.` keys: projector; the teacher is never
+saved). Processor files are copied as they are (they hold only stock steps). Stock lerobot loads the result
+(`from_pretrained`, `--policy.path`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from spatial_forcing.utils.atomic import write_dir
 from spatial_forcing.utils.errors import SFError
 
 SF_PREFIX = "sf."  # the SF branch inside an SF policy (lerobot_policy_sf.branch.SF_PREFIX)
-WRAPPER_PREFIX = "base."  # the wrapped policy inside the generic `sf` policy
 SF_FIELDS = ("align", "teacher_weights", "align_log_every")  # fields smolvla_sf adds to SmolVLAConfig
 # rewritten here, or SF-typed and not needed to load the policy (train_config.json)
 SKIP_FILES = ("config.json", "model.safetensors", "train_config.json")
@@ -27,25 +26,14 @@ SKIP_FILES = ("config.json", "model.safetensors", "train_config.json")
 def plain_config(config: dict, where: Path) -> dict:
     """The base policy's config.json content of an SF config."""
     kind = config.get("type")
-    if kind == "sf":
-        base = dict(config.get("base") or {})
-        if "type" not in base:
-            raise SFError(f"{where}: type 'sf' without a base policy config ('base' with a 'type')")
-        for key in ("input_features", "output_features", "device", "use_amp"):
-            if not base.get(key) and key in config:  # the wrapper keeps the base's in step: only if missing
-                base[key] = config[key]
-        return base
     if isinstance(kind, str) and kind.endswith("_sf"):
         return {"type": kind[:-3], **{k: v for k, v in config.items() if k not in (*SF_FIELDS, "type")}}
-    raise SFError(f"{where}: type {kind!r} is not an SF policy (expected smolvla_sf or sf)")
+    raise SFError(f"{where}: type {kind!r} is not an SF policy (expected smolvla_sf)")
 
 
-def plain_weights(tensors: dict, kind: str) -> dict:
-    """Weights without the SF branch (and without the wrapper prefix for the generic `sf` type)."""
-    out = {k: v for k, v in tensors.items() if not k.startswith(SF_PREFIX)}
-    if kind == "sf":
-        out = {k[len(WRAPPER_PREFIX):]: v for k, v in out.items() if k.startswith(WRAPPER_PREFIX)}
-    return out
+def plain_weights(tensors: dict) -> dict:
+    """Weights without the SF branch."""
+    return {k: v for k, v in tensors.items() if not k.startswith(SF_PREFIX)}
 
 
 def export_lerobot(src: str | Path, out: str | Path) -> Path:
@@ -59,7 +47,7 @@ def export_lerobot(src: str | Path, out: str | Path) -> Path:
             raise SFError(f"{src}: no {name}; expected a LeRobot pretrained_model directory")
     config = json.loads((src / "config.json").read_text())
     plain = plain_config(config, src / "config.json")
-    tensors = plain_weights(load_file(str(src / "model.safetensors")), config["type"])
+    tensors = plain_weights(load_file(str(src / "model.safetensors")))
 
     def fill(tmp: Path) -> None:
         (tmp / "config.json").write_text(json.dumps(plain, indent=4))
