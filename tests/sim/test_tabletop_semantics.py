@@ -43,7 +43,8 @@ def test_every_geom_of_every_family_has_a_class():
 
 @pytest.mark.parametrize("task_id,absent", [(0, ["plate_b", "box_tall", "box_short"]),
                                             (4, ["cylinder", "plate_b"]),
-                                            (6, ["red_block_b", "box_tall", "box_short"])])
+                                            (6, ["red_block_b", "box_tall", "box_short"]),
+                                            (8, ["red_block_b", "plate_b", "box_tall", "box_short"])])
 def test_environment_state_slots_sorted_by_y_and_nan_when_absent(task_id, absent):
     env = TabletopEnv(task_id, cameras=False, num_init_states=3)
     for i in range(3):

@@ -54,11 +54,14 @@ def write_report(dirs: list[str | Path], out: str | Path) -> dict[str, list[dict
 
 
 def _f(value: float | None, spec: str = ".3f") -> str:
-    return "n/a" if value is None else format(value, spec)
+    """A figure: 3 decimals for rates and cosines, whole numbers for step counts (|value| >= 100)."""
+    if value is None:
+        return "n/a"
+    return format(value, spec.replace(".3f", ".0f") if abs(value) >= 100 else spec)
 
 
 def _ci(ci: list[float] | None) -> str:
-    return "n/a (n < 2)" if not ci else f"[{ci[0]:+.3f}, {ci[1]:+.3f}]"
+    return "n/a (n < 2)" if not ci else f"[{_f(ci[0], '+.3f')}, {_f(ci[1], '+.3f')}]"
 
 
 def _overall(measurements: list[dict]) -> str:

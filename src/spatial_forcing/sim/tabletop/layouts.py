@@ -60,6 +60,7 @@ FAMILIES: dict[str, Family] = {
     "boxes": Family("boxes", ("box_tall", "box_short", "block_0", "block_1", "plate_0"),
                     (("block_0", "box_tall"), ("block_1", "box_short")), lambda layout: True),
     "plates": Family("plates", ("block_0", "cylinder", "plate_0", "plate_1"), (), _plates_valid),
+    "single": Family("single", ("block_0", "cylinder", "plate_0"), (), lambda layout: True),
 }
 
 

@@ -1,5 +1,6 @@
-"""The tabletop tasks. Each picks one of two identical red blocks (or places onto one of two identical
-plates) and only a spatial relation in the instruction tells which. Conventions, as seen in `agentview`:
+"""The tabletop tasks. Tasks 0-7 pick one of two identical red blocks (or place onto one of two identical
+plates) and only a spatial relation in the instruction tells which. Task 8 is the ladder's first rung: one
+block, one plate, nothing to choose; it still needs the block's position read from the images. Conventions, as seen in `agentview`:
 "left" is image-left (world -y); "closer to the robot" is smaller world x (the robot stands at -x).
 """
 
@@ -75,4 +76,6 @@ TASKS: list[TabletopTask] = [
     _task("plate_far_from_cylinder",
           "pick up the red block and place it on the plate farther from the blue cylinder",
           "plates", _plate_by(-1.0), 140),
+    _task("single_block", "pick up the red block and place it on the plate",
+          "single", lambda poses: ("block_0", "plate_0"), 140),
 ]
