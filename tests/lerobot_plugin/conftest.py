@@ -1,5 +1,5 @@
-"""Fixtures of the lerobot_policy_sf tests: a tiny local SmolVLM, a tabletop dataset from `sf generate`, and tiny
-smolvla_sf configs (everything offline, seconds on a CPU)."""
+"""Fixtures of the lerobot_policy_sf tests: a tiny local SmolVLM, a tabletop dataset from `sf generate`, tiny
+smolvla_sf configs and tiny `sf` configs wrapping ACT (everything offline, seconds on a CPU)."""
 
 from __future__ import annotations
 
@@ -42,6 +42,37 @@ def smolvla_sf_config(tiny_vlm):
                   n_action_steps=8, device="cpu", align=AlignConfig(layers=list(layers)), input_features=features,
                   output_features={"action": PolicyFeature(FeatureType.ACTION, (7,))})
         return SmolVLASFConfig(**{**kw, **overrides})
+
+    return make
+
+
+@pytest.fixture
+def tiny_act() -> dict:
+    """A tiny ACT's fields (`--policy.base` of the generic `sf` wrapper); no pretrained ResNet: offline."""
+    return {"dim_model": 64, "n_heads": 2, "dim_feedforward": 128, "n_encoder_layers": 2,
+            "n_decoder_layers": 1, "n_vae_encoder_layers": 1, "chunk_size": 8, "n_action_steps": 8,
+            "pretrained_backbone_weights": None}
+
+
+@pytest.fixture
+def sf_act_config(tiny_act):
+    """make(image_hw, env_state, **overrides) -> an SFConfig wrapping a tiny ACT on two cameras (image shape
+    `image_hw`), state 8 (and an environment state 12 if `env_state`), action 7; teacher weights random."""
+    from lerobot.configs.types import FeatureType, PolicyFeature
+    from lerobot_policy_sf.configuration_sf import SFConfig
+
+    from spatial_forcing.core.config import AlignConfig
+
+    def make(image_hw=(64, 64), env_state=False, layers=(1,), **overrides):
+        features = {f"observation.images.{c}": PolicyFeature(FeatureType.VISUAL, (3, *image_hw))
+                    for c in ("agentview", "wrist")}
+        features["observation.state"] = PolicyFeature(FeatureType.STATE, (8,))
+        if env_state:
+            features["observation.environment_state"] = PolicyFeature(FeatureType.ENV, (12,))
+        kw = dict(base_type="act", base=dict(tiny_act), device="cpu", align=AlignConfig(layers=list(layers)),
+                  teacher_weights="random", input_features=features,
+                  output_features={"action": PolicyFeature(FeatureType.ACTION, (7,))})
+        return SFConfig(**{**kw, **overrides})
 
     return make
 
