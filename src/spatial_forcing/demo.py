@@ -40,7 +40,7 @@ class DemoConfig:
     # Preset overrides. Default: one decoder slot per chunk step (7x fewer action tokens than OFT's per-scalar
     # slots, so more steps fit in the budget); {} = the OpenVLA-OFT layout.
     vla: dict[str, Any] = field(default_factory=lambda: {"action_slots": "per_step"})  # preset overrides
-    steps: int = 1600  # optimizer steps for each of the two students
+    steps: int = 2000  # optimizer steps for each of the two students
     batch_size: int = 32  # samples per step
     lr: float = 5e-4  # peak learning rate
     teacher: str = "mini3d"  # SF teacher (registry name)
@@ -48,7 +48,7 @@ class DemoConfig:
     # SF target option: none (the paper's raw target, nearly constant across samples at this grid: see
     # docs/regime.md section 3) | token_mean | position_mean (the dataset's per-position mean removed)
     target_norm: str = "position_mean"  # SF target option: none | token_mean | position_mean
-    curve_every: int = 400  # steps between evaluations during training (the success-vs-steps curve; 0 = off)
+    curve_every: int = 500  # steps between evaluations during training (the success-vs-steps curve; 0 = off)
     curve_init_states: list[int] = field(default_factory=lambda: list(range(25, 35)))  # states of those
     # Final evaluation, per task: task 8's 50 fixed states (25-36 were looked at while choosing batch and
     # learning rate on task 8, docs/regime.md section 6)
