@@ -66,7 +66,7 @@ def experiment(synthetic_dataset, tmp_path, monkeypatch):
             probe.mkdir(parents=True)
             (probe / "probe.json").write_text(json.dumps(
                 {"variant": variant, "seed": seed, "spatial_forcing": variant != "baseline",
-                 "abs_rel": abs_rel[seed], "delta1": 1 - abs_rel[seed], "objects": {"r2": 0.1 * seed}}))
+                 "abs_rel": abs_rel[seed], "delta1": 1 - abs_rel[seed], "objects": {"r2": 0.1 * seed + 0.05 * (variant != "baseline")}}))
     return out
 
 
@@ -98,6 +98,8 @@ def test_report_has_one_section_per_claim_with_verdicts_by_the_rule(experiment, 
     assert set(claims["adaptive"][0]["extra"]["layer_weights"]["sf_adaptive"]) == {"1", "2"}
     probe = claims["depth_probe"][0]
     assert probe["reference"] == "baseline" and probe["verdict"] == "supported"  # lower AbsRel with SF
+    assert probe["extra"]["objects_r2_paired"]["sf"]["mean"] == pytest.approx(0.05)  # paired by seed
+    assert "Object xyz R^2, paired: sf - baseline +0.050" in text
     assert probe["comparisons"][0]["mean"] == pytest.approx(-0.09)
 
     figures = report.parent / "REPORT_figures"

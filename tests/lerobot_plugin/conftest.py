@@ -94,3 +94,28 @@ def _fake_batch(batch_size: int = 2, image_hw=(64, 64), tokens: int = 6, seed: i
             "action": torch.randn(batch_size, 8, 7, generator=g),
             "observation.language.tokens": torch.randint(8, 20, (batch_size, tokens), generator=g),
             "observation.language.attention_mask": torch.ones(batch_size, tokens, dtype=torch.bool)}
+
+
+@pytest.fixture
+def exported_after_one_step(tmp_path):
+    """Train `policy` one AdamW step on `batch` (trained weights, not the init), save it, `sf export --lerobot`
+    it; returns (the exported config.json, the exported weight keys, the export's directory)."""
+    import json
+
+    import torch
+    from safetensors.torch import load_file
+
+    from spatial_forcing.cli.main import main
+
+    def export(policy, batch) -> tuple[dict, set, Path]:
+        optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-2)
+        loss, _ = policy.forward(batch)
+        loss.backward()
+        optimizer.step()
+        policy.save_pretrained(tmp_path / "sf")
+        assert any(k.startswith("sf.") for k in load_file(str(tmp_path / "sf" / "model.safetensors")))
+        assert main(["export", str(tmp_path / "sf"), "--lerobot", "--out", str(tmp_path / "plain")]) == 0
+        config = json.loads((tmp_path / "plain" / "config.json").read_text())
+        return config, set(load_file(str(tmp_path / "plain" / "model.safetensors"))), tmp_path / "plain"
+
+    return export

@@ -10,7 +10,6 @@ import json
 import einops
 import pytest
 import torch
-from safetensors.torch import load_file
 
 pytest.importorskip("lerobot_policy_sf", reason="lerobot and the plugin: bash scripts/setup.sh lerobot (dev)")
 
@@ -21,7 +20,6 @@ from lerobot_policy_sf.configuration_sf import encode_base  # noqa: E402
 from lerobot_policy_sf.layout_presets import layout_of, resolve  # noqa: E402
 from lerobot_policy_sf.modeling_sf import SequenceFirstCapture, SFPolicy  # noqa: E402
 
-from spatial_forcing.cli.main import main  # noqa: E402
 
 CAMERAS = ("observation.images.agentview", "observation.images.wrist")
 
@@ -114,25 +112,16 @@ def test_forward_adds_the_alignment_loss_and_trains_the_encoder(sf_act_config):
     assert {id(p) for p in groups[-1]["params"]} == projector  # ACT's groups, then the projector's
 
 
-def test_export_is_a_stock_act_that_acts_the_same(sf_act_config, tmp_path):
+def test_export_is_a_stock_act_that_acts_the_same(sf_act_config, exported_after_one_step):
     torch.manual_seed(0)
     policy = SFPolicy(sf_act_config(env_state=True, ignore_inputs=["observation.environment_state"]))
-    optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-2)
-    loss, _ = policy.forward(act_batch(seed=3))
-    loss.backward()
-    optimizer.step()  # trained weights, not the init
-    policy.save_pretrained(tmp_path / "sf")
-    assert any(k.startswith("sf.") for k in load_file(str(tmp_path / "sf" / "model.safetensors")))
-
-    assert main(["export", str(tmp_path / "sf"), "--lerobot", "--out", str(tmp_path / "plain")]) == 0
-    config = json.loads((tmp_path / "plain" / "config.json").read_text())
+    config, keys, plain = exported_after_one_step(policy, act_batch(seed=3))
     assert config["type"] == "act" and config["normalization_mapping"]["VISUAL"] == "IDENTITY"
     assert not {"base", "base_type", "align", "teacher_weights", "ignore_inputs"} & set(config)
     assert set(config["input_features"]) == {*CAMERAS, "observation.state"}
-    keys = set(load_file(str(tmp_path / "plain" / "model.safetensors")))
     assert not any(k.startswith(("sf.", "base.")) or "projector" in k for k in keys)
 
-    stock = ACTPolicy.from_pretrained(tmp_path / "plain", strict=True).eval()
+    stock = ACTPolicy.from_pretrained(plain, strict=True).eval()
     assert set(stock.state_dict()) == keys
     batch = observations(act_batch(seed=4, env_state=True))
     expected = policy.eval().predict_action_chunk(dict(batch))

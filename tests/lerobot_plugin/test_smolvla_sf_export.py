@@ -7,7 +7,6 @@ import json
 
 import pytest
 import torch
-from safetensors.torch import load_file
 
 pytest.importorskip("lerobot_policy_sf", reason="lerobot and the plugin: bash scripts/setup.sh lerobot (or dev)")
 
@@ -18,25 +17,16 @@ from lerobot_policy_sf.modeling_smolvla_sf import SmolVLASFPolicy  # noqa: E402
 from spatial_forcing.cli.main import main  # noqa: E402
 
 
-def test_export_is_a_stock_smolvla_that_acts_the_same(smolvla_sf_config, fake_batch, tmp_path):
+def test_export_is_a_stock_smolvla_that_acts_the_same(smolvla_sf_config, fake_batch, exported_after_one_step):
     torch.manual_seed(0)
     policy = SmolVLASFPolicy(smolvla_sf_config(teacher_weights="random"))
-    optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-2)
-    loss, _ = policy.forward(fake_batch(seed=3))
-    loss.backward()
-    optimizer.step()  # trained weights, not the init
-    policy.save_pretrained(tmp_path / "sf")
-    assert any(k.startswith("sf.") for k in load_file(str(tmp_path / "sf" / "model.safetensors")))
-
-    assert main(["export", str(tmp_path / "sf"), "--lerobot", "--out", str(tmp_path / "plain")]) == 0
-    config = json.loads((tmp_path / "plain" / "config.json").read_text())
+    config, keys, plain = exported_after_one_step(policy, fake_batch(seed=3))
     assert config["type"] == "smolvla" and not {"align", "teacher_weights", "align_log_every"} & set(config)
-    keys = set(load_file(str(tmp_path / "plain" / "model.safetensors")))
     assert not any(k.startswith("sf.") or "projector" in k for k in keys)
 
-    stock_config = PreTrainedConfig.from_pretrained(tmp_path / "plain")
+    stock_config = PreTrainedConfig.from_pretrained(plain)
     assert type(stock_config).__name__ == "SmolVLAConfig"
-    stock = SmolVLAPolicy.from_pretrained(tmp_path / "plain", config=stock_config, strict=True)
+    stock = SmolVLAPolicy.from_pretrained(plain, config=stock_config, strict=True)
     assert set(stock.state_dict()) == keys
     batch = fake_batch(seed=4)
     noise = torch.randn(2, 8, 32, generator=torch.Generator().manual_seed(5))

@@ -126,7 +126,10 @@ def _extra_lines(claim: str, m: dict) -> list[str]:
     if claim == "depth_probe":
         rows = [f"| {v} | {_f(extra['delta1'][v]['mean'])} | {_f(extra['objects_r2'][v]['mean'])} |"
                 for v in extra["delta1"]]
-        return ["| variant | delta<1.25 (mean) | object xyz R^2 (mean) |", "|---|---|---|", *rows, ""]
+        paired = [f"{c['label']} {_f(c['mean'], '+.3f')} {_ci(c['ci95'])} (n = {c['n']})"
+                  for c in extra.get("objects_r2_paired", {}).values()]
+        return ["| variant | delta<1.25 (mean) | object xyz R^2 (mean) |", "|---|---|---|", *rows, "",
+                *([f"Object xyz R^2, paired: {'; '.join(paired)}.", ""] if paired else [])]
     return []
 
 

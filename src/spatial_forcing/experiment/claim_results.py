@@ -170,6 +170,8 @@ def probe_claim(dirs: list[str | Path]) -> dict | None:
     objects = {v: {s: r["objects"]["r2"] for s, r in found[v].items() if r["objects"].get("r2") is not None}
                for v in variants}
     out["extra"] = {"delta1": {v: _row(v, x) for v, x in delta1.items()},
-                    "objects_r2": {v: _row(v, x) for v, x in objects.items()}}
+                    "objects_r2": {v: _row(v, x) for v, x in objects.items()},
+                    "objects_r2_paired": {v: _comparison(f"{v} - {reference}", objects[reference], x, +1)
+                                          for v, x in objects.items() if v != reference and objects[reference]}}
     out["source"] = ", ".join(sorted({str(Path(d)) for d in dirs}))
     return out
