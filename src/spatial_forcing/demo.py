@@ -30,28 +30,28 @@ ALIGN_KEYS = ("align_cos", "position_only_cos", "residual_cos")
 class DemoConfig:
     out: str = "runs/demo"  # output directory (data, runs, demo.json, demo.png)
     env: str = "tabletop"  # suite: demonstrations use random seeded layouts, evaluation its fixed initial states
-    # Task ids. Default: task 8 (one block, one plate), the first rung on which a baseline learns within the
-    # demo's budget (docs/regime.md section 6); 0-3 are the spatial-relation tasks of results/long_posmean.
+    # Default task 8: the first rung on which a baseline learns within the demo's budget (docs/regime.md
+    # section 6); results/long_posmean compares on the relation tasks 0-3.
     tasks: list[int] = field(default_factory=lambda: [8])  # task ids (8: one block; 0-3: the relations)
     episodes_per_task: int = 120  # scripted demonstrations per task
     action_noise: float = 0.5  # DART pushes (action units) while recording demos; labels stay the expert's
     image_size: int = 64  # camera resolution for data and evaluation
     vla_preset: str = "demo"  # student size preset
-    # Preset overrides. Default: one decoder slot per chunk step (7x fewer action tokens than OFT's per-scalar
-    # slots, so more steps fit in the budget); {} = the OpenVLA-OFT layout.
+    # Default: one decoder slot per chunk step (7x fewer action tokens than OFT's per-scalar slots, so more
+    # steps fit in the budget); {} = the OpenVLA-OFT layout.
     vla: dict[str, Any] = field(default_factory=lambda: {"action_slots": "per_step"})  # preset overrides
     steps: int = 2000  # optimizer steps for each of the two students
     batch_size: int = 32  # samples per step
     lr: float = 5e-4  # peak learning rate
     teacher: str = "mini3d"  # SF teacher (registry name)
     teacher_weights: str = ""  # teacher weights file; "" = the shipped weights, "random" = untrained (smoke tests)
-    # SF target option: none (the paper's raw target, nearly constant across samples at this grid: see
-    # docs/regime.md section 3) | token_mean | position_mean (the dataset's per-position mean removed)
+    # Default position_mean (the dataset's per-position mean removed): the paper's raw target ("none") is
+    # nearly constant across samples at this grid (docs/regime.md section 3).
     target_norm: str = "position_mean"  # SF target option: none | token_mean | position_mean
     curve_every: int = 500  # steps between evaluations during training (the success-vs-steps curve; 0 = off)
     curve_init_states: list[int] = field(default_factory=lambda: list(range(25, 35)))  # states of those
-    # Final evaluation, per task: task 8's 50 fixed states (25-36 were looked at while choosing batch and
-    # learning rate on task 8, docs/regime.md section 6)
+    # Default: all 50 fixed states of task 8 (25-36 were looked at while choosing batch and learning rate on
+    # task 8, docs/regime.md section 6).
     eval_init_states: list[int] = field(default_factory=lambda: list(range(50)))  # final evaluation, per task
     seed: int = 0  # same seed for both students
 

@@ -1,7 +1,8 @@
 """The tabletop tasks. Tasks 0-7 pick one of two identical red blocks (or place onto one of two identical
 plates) and only a spatial relation in the instruction tells which. Task 8 is the ladder's first rung: one
-block, one plate, nothing to choose; it still needs the block's position read from the images. Conventions, as seen in `agentview`:
-"left" is image-left (world -y); "closer to the robot" is smaller world x (the robot stands at -x).
+block, one plate, nothing to choose; it still needs the block's position read from the images.
+Conventions, as seen in `agentview`: "left" is image-left (world -y); "closer to the robot" is smaller
+world x (the robot stands at -x).
 """
 
 from __future__ import annotations
