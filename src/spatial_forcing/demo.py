@@ -1,9 +1,9 @@
 """The end-to-end demo: demos -> teacher targets -> baseline and SF students -> evaluation -> report.
 
 `sf demo` is a two-variant, one-seed experiment (`experiment/`): the dataset is generated once, the SF
-teacher's feature cache is built on one core while the baseline trains on the other, then the SF student
-trains (one thread each) (same seed, data and budget; both see the same machine), each evaluated
-on fixed initial states during training (the success-vs-steps curve) and at the end (>= 50 episodes).
+teacher's feature cache is built with both cores, then the baseline and SF students train side by side (one
+thread each; same seed, data and budget, the same machine conditions), each evaluated on fixed initial states
+during training (the success-vs-steps curve) and at the end (>= 50 episodes).
 OUT/demo.json and OUT/demo.png summarise them; OUT/summary.* and OUT/runs/ hold everything else.
 """
 
@@ -80,7 +80,7 @@ class DemoConfig:
 def run_demo(cfg: DemoConfig) -> dict:
     t0 = time.time()
     out = Path(cfg.out)
-    outcome = run_experiment(cfg.plan(), out, jobs=2)
+    outcome = run_experiment(cfg.plan(), out, jobs=2, overlap_caches=False)
     if outcome.failed:
         name, error = next(iter(outcome.failed.items()))
         raise SFError(f"run {name} failed: {error.splitlines()[0]} (see {out}/runs/{name}/)")

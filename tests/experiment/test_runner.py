@@ -290,3 +290,27 @@ def test_caches_are_built_in_a_slot_while_the_baseline_trains(synthetic_dataset,
     monkeypatch.setattr(runner, "warm_caches", broken)
     out = runner.run_experiment(plan.__class__.from_dict({**data, "seeds": [1]}), tmp_path / "exp2", jobs=2)
     assert list(out.failed) == ["sf/seed1"] and "teacher weights: file not found" in out.failed["sf/seed1"]
+
+
+def test_caches_first_with_every_core_when_asked(synthetic_dataset, tmp_path, monkeypatch):
+    """overlap_caches=False (sf demo): the cache is built with both cores before either run starts."""
+    data = make_plan_dict(str(synthetic_dataset))
+    data["variants"]["sf"]["targets"] = "cache"
+    data["variants"]["sf"]["teacher_weights"] = ""
+    events: list[str] = []
+    fake = FakeExecutor()
+
+    def executor(run: Run, threads: int) -> str | None:
+        events.append(f"start {run.name} threads={threads}")
+        return fake(run, threads)
+
+    def warm(runs, threads):
+        events.append(f"warm threads={threads}")
+        return 1
+
+    monkeypatch.setattr(runner, "execute_run", executor)
+    monkeypatch.setattr(runner, "warm_caches", warm)
+    plan = ExperimentPlan.from_dict({**data, "seeds": [0]})
+    out = runner.run_experiment(plan, tmp_path / "exp", jobs=2, overlap_caches=False)
+    assert out.failed == {} and events[0] == f"warm threads={runner.CORES}"
+    assert sorted(events[1:]) == ["start baseline/seed0 threads=1", "start sf/seed0 threads=1"]

@@ -59,8 +59,12 @@ class Outcome:
 
 
 def run_experiment(plan: ExperimentPlan, out_dir: str | Path, jobs: int = 1,
-                   only: Sequence[str] | None = None, dry_run: bool = False) -> Outcome:
-    """Run whatever is left of the plan in OUT; writes OUT/plan.json, the runs and OUT/summary.*."""
+                   only: Sequence[str] | None = None, dry_run: bool = False,
+                   overlap_caches: bool = True) -> Outcome:
+    """Run whatever is left of the plan in OUT; writes OUT/plan.json, the runs and OUT/summary.*.
+
+    `overlap_caches=False` builds the teacher caches with every core before any run starts (instead of in one
+    slot beside the baseline): shorter for one baseline and one SF run, which then train side by side."""
     out_dir = Path(out_dir)
     if jobs < 1:
         raise SFError(f"--jobs must be >= 1, got {jobs}")
@@ -79,7 +83,7 @@ def run_experiment(plan: ExperimentPlan, out_dir: str | Path, jobs: int = 1,
     ensure_dataset(plan, out_dir)
     to_warm = [r for r in todo if not r.trained]
     caches = len(cache_plan(to_warm))
-    overlap = jobs > 1 and caches > 0 and any(not needs_cache(r) for r in todo)
+    overlap = overlap_caches and jobs > 1 and caches > 0 and any(not needs_cache(r) for r in todo)
     if caches and not overlap:
         warm_caches(to_warm, CORES)
     log.info("%d of %d runs to do (%d selected), %d at a time with %d thread(s) each%s", len(todo), len(runs),
