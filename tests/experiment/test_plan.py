@@ -4,6 +4,7 @@ an existing experiment directory accepts."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -28,8 +29,6 @@ def test_valid_plan_resolves_variants_over_the_common_train_section(plan_dict):
 
 
 def test_shipped_tiny_plan_is_valid():
-    from pathlib import Path
-
     plan = load_plan(Path(__file__).parents[2] / "configs" / "experiments" / "tiny.json")
     assert list(plan.variants) == ["baseline", "sf"] and plan.seeds == [0, 1]
 
@@ -176,12 +175,13 @@ def test_invalid_fractions_and_claims_are_refused_in_one_line(plan_dict, edit, m
     assert str(err.value).startswith("p.json") and "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("name", ["tiny.json", "main.json", "one_task_oracle.json", "tiny_claims.json",
-                                  "claims_main.json", "claims_data.json", "claims_ablations.json"])
-def test_shipped_plans_are_valid(name):
-    from pathlib import Path
+SHIPPED_PLANS = sorted(p.name for p in (Path(__file__).parents[2] / "configs" / "experiments").glob("*.json"))
 
+
+@pytest.mark.parametrize("name", SHIPPED_PLANS)
+def test_shipped_plans_are_valid(name):
     plan = load_plan(Path(__file__).parents[2] / "configs" / "experiments" / name)
     assert len(plan.seeds) >= 2 and (name.startswith(("tiny", "main", "one_task")) or len(plan.seeds) >= 3)
     if name.startswith("claims_"):
-        assert plan.claims and all(v in plan.variants for vs in plan.claims.values() for v in vs)
+        assert plan.claims
+    assert all(v in plan.variants for vs in plan.claims.values() for v in vs)
