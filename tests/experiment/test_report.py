@@ -123,3 +123,21 @@ def test_verdict_rule():
     assert claim_verdict(["supported", "unclear"]) == "unclear"
     assert claim_verdict(["supported", "not supported"]) == "not supported"
     assert claim_verdict(["supported", "supported"]) == "supported" and claim_verdict([]) == "unclear"
+
+
+def test_step_counts_print_whole_and_rates_with_three_decimals(tmp_path):
+    """A figure's format follows what the measurement is, not its size: a small std of a step count is whole, a
+    success rate keeps its decimals."""
+    from spatial_forcing.experiment.claim_report import _section
+
+    steps = {"metric": "steps to reach the reference's final success", "reference": "baseline", "source": "d",
+             "rows": [{"label": "sf", "mean": 3300.0, "std": 57.7, "n": 3, "per_seed": {}}],
+             "comparisons": [{"label": "sf", "n": 3, "mean": -33.3, "ci95": [-90.4, 23.8], "verdict": "unclear"}],
+             "verdict": "unclear", "extra": {}}
+    text = _section(1, "convergence", CLAIMS["convergence"], [steps], tmp_path, tmp_path)
+    assert "| sf | 3300 ± 58 | 3 |" in text and "| sf | -33 | [-90, +24] | 3 | unclear |" in text
+    success = {**steps, "metric": "final success",
+               "rows": [{"label": "sf", "mean": 0.25, "std": 0.05, "n": 3, "per_seed": {}}],
+               "comparisons": [{"label": "sf", "n": 3, "mean": 0.1, "ci95": [-0.02, 0.22], "verdict": "unclear"}]}
+    text = _section(1, "success", CLAIMS["success"], [success], tmp_path, tmp_path)
+    assert "| sf | 0.250 ± 0.050 | 3 |" in text and "sf +0.100 [-0.020, +0.220]" in text

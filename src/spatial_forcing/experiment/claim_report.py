@@ -54,14 +54,16 @@ def write_report(dirs: list[str | Path], out: str | Path) -> dict[str, list[dict
 
 
 def _f(value: float | None, spec: str = ".3f") -> str:
-    """A figure: 3 decimals for rates and cosines, whole numbers for step counts (|value| >= 100)."""
-    if value is None:
-        return "n/a"
-    return format(value, spec.replace(".3f", ".0f") if abs(value) >= 100 else spec)
+    return "n/a" if value is None else format(value, spec)
 
 
-def _ci(ci: list[float] | None) -> str:
-    return "n/a (n < 2)" if not ci else f"[{_f(ci[0], '+.3f')}, {_f(ci[1], '+.3f')}]"
+def _spec(m: dict, sign: str = "") -> str:
+    """How a measurement's figures print: whole numbers for step counts, 3 decimals for rates and errors."""
+    return f"{sign}.0f" if m["metric"].startswith("steps") else f"{sign}.3f"
+
+
+def _ci(ci: list[float] | None, spec: str = "+.3f") -> str:
+    return "n/a (n < 2)" if not ci else f"[{_f(ci[0], spec)}, {_f(ci[1], spec)}]"
 
 
 def _overall(measurements: list[dict]) -> str:
@@ -76,8 +78,7 @@ def _head(dirs: list[str | Path], found: dict[str, list[dict]]) -> list[str]:
              "| verdict |", "|---|---|---|---|"]
     for claim, spec in CLAIMS.items():
         paper = "; ".join(f"{k}: {v}" for k, v in spec.paper_numbers.items())
-        ours = "; ".join(f"{c['label']} {_f(c['mean'], '+.3f')} {_ci(c['ci95'])}"
-                         for m in found[claim] for c in m["comparisons"]) or "-"
+        ours = "; ".join(_diffs(m) for m in found[claim] if m["comparisons"]) or "-"
         lines.append(f"| {spec.title} | {paper} | {ours} | {_overall(found[claim])} |")
     return lines + [""]
 
@@ -91,12 +92,14 @@ def _section(number: int, claim: str, spec: Claim, measurements: list[dict], fig
                   f"    {_command(claim, spec)}", ""]
         return "\n".join(lines)
     for i, m in enumerate(measurements):
+        plain, signed = _spec(m), _spec(m, "+")
         lines += [f"**Ours** ({m['metric']}; from `{m['source']}`):", "",
                   "| variant | mean ± std | seeds |", "|---|---|---|",
-                  *(f"| {r['label']} | {_f(r['mean'])} ± {_f(r['std'])} | {r['n']} |" for r in m["rows"]), "",
+                  *(f"| {r['label']} | {_f(r['mean'], plain)} ± {_f(r['std'], plain)} | {r['n']} |"
+                    for r in m["rows"]), "",
                   "| paired difference | mean | 95% CI | seeds | verdict |", "|---|---|---|---|---|",
-                  *(f"| {c['label']} | {_f(c['mean'], '+.3f')} | {_ci(c['ci95'])} | {c['n']} | {c['verdict']} |"
-                    for c in m["comparisons"]), "", _sentence(spec, m), ""]
+                  *(f"| {c['label']} | {_f(c['mean'], signed)} | {_ci(c['ci95'], signed)} | {c['n']} | "
+                    f"{c['verdict']} |" for c in m["comparisons"]), "", _sentence(spec, m), ""]
         if m.get("note"):
             lines += [f"Note: {m['note']}.", ""]
         lines += _extra_lines(claim, m)
@@ -109,9 +112,15 @@ def _sentence(spec: Claim, m: dict) -> str:
     side = "higher" if spec.direction > 0 else "lower"
     if not m["comparisons"]:
         return f"**Verdict: {UNCLEAR}**: nothing to compare yet."
-    diffs = "; ".join(f"{c['label']} {_f(c['mean'], '+.3f')} {_ci(c['ci95'])}" for c in m["comparisons"])
     return (f"**Verdict: {m['verdict']}** (the paper's direction: {side} than `{m['reference']}`; paired "
-            f"differences {diffs}).")
+            f"differences {_diffs(m)}).")
+
+
+def _diffs(m: dict) -> str:
+    """`label mean [low, high]` of each paired difference of a measurement."""
+    signed = _spec(m, "+")
+    return "; ".join(f"{c['label']} {_f(c['mean'], signed)} {_ci(c['ci95'], signed)}"
+                     for c in m["comparisons"])
 
 
 def _extra_lines(claim: str, m: dict) -> list[str]:
