@@ -20,7 +20,7 @@ from spatial_forcing.utils.errors import SFError
 
 SF_PREFIX = "sf."  # the SF branch inside an SF policy (lerobot_policy_sf.branch.SF_PREFIX)
 WRAPPER_PREFIX = "base."  # the wrapped policy inside the generic `sf` policy (SFPolicy.base)
-# the generic `sf` wrapper's own values that its wrapped policy takes (lerobot_policy_sf SFConfig.sync_base)
+# the generic `sf` wrapper's own values that its wrapped policy takes (lerobot_policy_sf SFConfig.base_config)
 SYNCED = ("input_features", "output_features", "device", "use_amp")
 SF_FIELDS = ("align", "teacher_weights", "align_log_every")  # fields smolvla_sf adds to SmolVLAConfig
 # rewritten here, or SF-typed and not needed to load the policy (train_config.json)

@@ -10,7 +10,7 @@ every registered policy type, `sf` included, and build CLI actions for it withou
 hung, for any policy type, since lerobot imports the plugin in every run). After `__post_init__`, and in a
 saved config.json, `base` holds the whole wrapped config, so a checkpoint loads back as it was trained.
 
-The wrapper's input/output features, device and AMP flag are the wrapped policy's (`sync_base`); its delta
+The wrapper's input/output features, device and AMP flag are the wrapped policy's (`base_config`); its delta
 indices, optimizer and scheduler presets are delegated. The teacher needs [0, 1] images, so the wrapped
 policy's VISUAL normalisation is set to IDENTITY (its exported config keeps that: the deployed policy sees
 what training saw).
@@ -79,15 +79,12 @@ class SFConfig(PreTrainedConfig):
             mapping["VISUAL"] = NormalizationMode.IDENTITY
             log.info("sf: the wrapped %s's VISUAL normalisation is IDENTITY (the teacher needs [0, 1] "
                      "images)", self.base_type)
-        self.base = encode_base(self.sync_base())
+        self.base = encode_base(self.base_config)
 
     @property
     def base_config(self) -> PreTrainedConfig:
-        """The wrapped policy's config, in step with the wrapper (features, device)."""
-        return self.sync_base()
-
-    def sync_base(self) -> PreTrainedConfig:
-        """Give the wrapped config the wrapper's features and device; returns it."""
+        """The wrapped policy's config, given the wrapper's features and device on every read (lerobot fills
+        them into the wrapper after parsing)."""
         base = self._base_config
         base.input_features = {k: v for k, v in (self.input_features or {}).items()
                                if k not in self.ignore_inputs}
@@ -97,7 +94,7 @@ class SFConfig(PreTrainedConfig):
         return base
 
     def _save_pretrained(self, save_directory: Path) -> None:
-        self.base = encode_base(self.sync_base())  # the whole wrapped config, as it is now
+        self.base = encode_base(self.base_config)  # the whole wrapped config, as it is now
         super()._save_pretrained(save_directory)
 
     @property
@@ -106,7 +103,7 @@ class SFConfig(PreTrainedConfig):
 
     @property
     def image_features(self):
-        return self.sync_base().image_features
+        return self.base_config.image_features
 
     @property
     def observation_delta_indices(self):
@@ -127,7 +124,7 @@ class SFConfig(PreTrainedConfig):
         return self._base_config.get_scheduler_preset()
 
     def validate_features(self) -> None:
-        self.sync_base().validate_features()
+        self.base_config.validate_features()
 
 
 def decode_base(base_type: str, fields: dict, device: str | None) -> PreTrainedConfig:
