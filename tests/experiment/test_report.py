@@ -141,3 +141,12 @@ def test_step_counts_print_whole_and_rates_with_three_decimals(tmp_path):
                "comparisons": [{"label": "sf", "n": 3, "mean": 0.1, "ci95": [-0.02, 0.22], "verdict": "unclear"}]}
     text = _section(1, "success", CLAIMS["success"], [success], tmp_path, tmp_path)
     assert "| sf | 0.250 ± 0.050 | 3 |" in text and "sf +0.100 [-0.020, +0.220]" in text
+
+    from spatial_forcing.experiment.claim_report import _head
+
+    found = {claim: [] for claim in CLAIMS}
+    found["success"] = [{**success, "source": "runs/long"}, {**success, "source": "runs/rung1"}]
+    found["convergence"] = [steps]
+    head = "\n".join(_head(["runs/long", "runs/rung1"], found))
+    assert "long: sf +0.100 [-0.020, +0.220]; rung1: sf +0.100" in head  # two experiments: each one named
+    assert "| sf -33 [-90, +24] |" in head  # one: no name

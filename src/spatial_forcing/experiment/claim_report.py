@@ -78,7 +78,9 @@ def _head(dirs: list[str | Path], found: dict[str, list[dict]]) -> list[str]:
              "| verdict |", "|---|---|---|---|"]
     for claim, spec in CLAIMS.items():
         paper = "; ".join(f"{k}: {v}" for k, v in spec.paper_numbers.items())
-        ours = "; ".join(_diffs(m) for m in found[claim] if m["comparisons"]) or "-"
+        several = len(found[claim]) > 1  # then each measurement names its experiment
+        ours = "; ".join(f"{Path(m['source']).name + ': ' if several else ''}{_diffs(m)}"
+                         for m in found[claim] if m["comparisons"]) or "-"
         lines.append(f"| {spec.title} | {paper} | {ours} | {_overall(found[claim])} |")
     return lines + [""]
 
