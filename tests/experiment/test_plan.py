@@ -15,6 +15,8 @@ from spatial_forcing.utils.dataclass_cli import build_config
 from spatial_forcing.utils.errors import SFError
 from spatial_forcing.utils.merge import deep_merge
 
+PLANS = Path(__file__).parents[2] / "configs" / "experiments"  # the plans that ship
+
 
 def test_valid_plan_resolves_variants_over_the_common_train_section(plan_dict):
     plan = ExperimentPlan.from_dict(plan_dict)
@@ -29,7 +31,7 @@ def test_valid_plan_resolves_variants_over_the_common_train_section(plan_dict):
 
 
 def test_shipped_tiny_plan_is_valid():
-    plan = load_plan(Path(__file__).parents[2] / "configs" / "experiments" / "tiny.json")
+    plan = load_plan(PLANS / "tiny.json")
     assert list(plan.variants) == ["baseline", "sf"] and plan.seeds == [0, 1]
 
 
@@ -175,12 +177,12 @@ def test_invalid_fractions_and_claims_are_refused_in_one_line(plan_dict, edit, m
     assert str(err.value).startswith("p.json") and "\n" not in str(err.value)
 
 
-SHIPPED_PLANS = sorted(p.name for p in (Path(__file__).parents[2] / "configs" / "experiments").glob("*.json"))
+SHIPPED_PLANS = sorted(p.name for p in PLANS.glob("*.json"))
 
 
 @pytest.mark.parametrize("name", SHIPPED_PLANS)
 def test_shipped_plans_are_valid(name):
-    plan = load_plan(Path(__file__).parents[2] / "configs" / "experiments" / name)
+    plan = load_plan(PLANS / name)
     assert len(plan.seeds) >= 2 and (name.startswith(("tiny", "main", "one_task")) or len(plan.seeds) >= 3)
     if name.startswith("claims_"):
         assert plan.claims

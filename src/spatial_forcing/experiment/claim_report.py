@@ -119,10 +119,13 @@ def _sentence(spec: Claim, m: dict) -> str:
 
 
 def _diffs(m: dict) -> str:
-    """`label mean [low, high]` of each paired difference of a measurement."""
-    signed = _spec(m, "+")
-    return "; ".join(f"{c['label']} {_f(c['mean'], signed)} {_ci(c['ci95'], signed)}"
-                     for c in m["comparisons"])
+    """Each paired difference of a measurement, in its own format."""
+    return "; ".join(_diff(c, _spec(m, "+")) for c in m["comparisons"])
+
+
+def _diff(c: dict, signed: str = "+.3f") -> str:
+    """One paired difference: `label mean [low, high]`."""
+    return f"{c['label']} {_f(c['mean'], signed)} {_ci(c['ci95'], signed)}"
 
 
 def _extra_lines(claim: str, m: dict) -> list[str]:
@@ -137,7 +140,7 @@ def _extra_lines(claim: str, m: dict) -> list[str]:
     if claim == "depth_probe":
         rows = [f"| {v} | {_f(extra['delta1'][v]['mean'])} | {_f(extra['objects_r2'][v]['mean'])} |"
                 for v in extra["delta1"]]
-        paired = [f"{c['label']} {_f(c['mean'], '+.3f')} {_ci(c['ci95'])} (n = {c['n']})"
+        paired = [f"{_diff(c)} (n = {c['n']})"
                   for c in extra.get("objects_r2_paired", {}).values()]
         return ["| variant | delta<1.25 (mean) | object xyz R^2 (mean) |", "|---|---|---|", *rows, "",
                 *([f"Object xyz R^2, paired: {'; '.join(paired)}.", ""] if paired else [])]
