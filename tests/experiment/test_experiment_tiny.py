@@ -28,6 +28,7 @@ def test_tiny_plan_end_to_end_then_skip_and_resume(tmp_path, capsys):
         assert variant["seeds"] == [0, 1] and set(variant["success"]["per_seed"]) == {"0", "1"}
         assert set(variant["per_task"]) == {"left_of_cylinder", "right_of_cylinder"}
         assert "picked" in variant["subgoals"] and variant["final_action_loss"]["mean"] > 0
+        assert variant["final_val_action_loss"]["mean"] > 0  # on the plan's held-out episodes (OUT/val_data)
         assert summary["curves"]["success"][name]["steps"] == [2, 4]  # eval_every 2 of 4 steps
     align = summary["variants"]["sf"]["align"]
     assert summary["variants"]["baseline"]["align"] is None
@@ -38,6 +39,8 @@ def test_tiny_plan_end_to_end_then_skip_and_resume(tmp_path, capsys):
     assert set(summary["convergence"]["variants"]) == {"baseline", "sf"}
     assert (out / "summary.png").stat().st_size > 0
     assert "## Paired differences" in (out / "summary.md").read_text()
+    assert "final_val_action_loss" in summary["paired_secondary"]["sf"]
+    assert (out / "val_data" / "meta" / "info.json").is_file()
 
     runs = out / "runs"
     result = json.loads((runs / "sf" / "seed0" / "eval.json").read_text())

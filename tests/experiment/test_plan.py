@@ -72,12 +72,35 @@ def test_shipped_tiny_plan_is_valid():
     (lambda p: p["eval"].update(tasks=[0, 99]), r"eval\.tasks: task 99 out of range for tabletop"),
     (lambda p: p["eval"].update(init_states=[0, 500]), r"eval\.init_states: \[500\] out of range"),
     (lambda p: p["eval"].update(env="moon"), r"eval: unknown env 'moon'"),
+    (lambda p: p.update(val_dataset={"generate": {"env": "tabletop"}}),
+     r"val_dataset\.generate: missing 'episodes_per_task'"),
+    (lambda p: p.update(val_dataset={"path": "v"}),
+     r"variant 'baseline' .*val_every: the plan's val_dataset needs"),
+    (lambda p: p["train"].update(val_dataset="v"), r"train\.val_dataset: set by the experiment for each run"),
 ])
 def test_invalid_plans_are_refused_with_one_line_naming_the_place(plan_dict, edit, message):
     edit(plan_dict)
     with pytest.raises(SFError, match=message) as err:
         ExperimentPlan.from_dict(plan_dict, where="p.json")
     assert str(err.value).startswith("p.json") and "\n" not in str(err.value)
+
+
+def test_a_held_out_dataset_reaches_every_run_and_is_generated_beside_the_data(plan_dict, tmp_path):
+    from spatial_forcing.experiment.dataset import val_dataset_dir
+    from spatial_forcing.experiment.runs import LOCATION_FIELDS, plan_runs
+
+    plan_dict["val_dataset"] = {"generate": {"env": "tabletop", "tasks": [0], "episodes_per_task": 1,
+                                             "seed": 1}}
+    plan_dict["train"]["val_every"] = 3
+    plan = ExperimentPlan.from_dict(plan_dict)
+    held_out = val_dataset_dir(plan, tmp_path)
+    assert held_out == (tmp_path / "val_data").resolve()
+    runs = plan_runs(plan, tmp_path, "/d", held_out)
+    assert {r.train["val_dataset"] for r in runs} == {str(held_out)} and "val_dataset" in LOCATION_FIELDS
+    cfg = build_config(TrainConfig, runs[0].train)
+    assert cfg.val_every == 3 and cfg.val_dataset == str(held_out)
+    del plan_dict["val_dataset"], plan_dict["train"]["val_every"]
+    assert "val_dataset" not in ExperimentPlan.from_dict(plan_dict).run_values("sf", 0, "/d", "/o")
 
 
 def test_load_plan_names_the_file(tmp_path):
@@ -131,6 +154,8 @@ def test_plan_change_accepts_added_seeds_and_variants_only(plan_dict):
     assert changed(lambda p: p.update(seeds=[0, 2])) == "seeds [1]: removed"
     assert changed(lambda p: p["variants"].pop("sf")) == "variants.sf: removed"
     assert changed(lambda p: p["eval"].update(init_states=[1])) == "eval.init_states: [0] -> [1]"
+    assert changed(lambda p: p.update(val_dataset={"path": "v"}) or p["train"].update(val_every=2)) == \
+        "train.val_every: '<absent>' -> 2"
     swapped = {"sf": plan_dict["variants"]["sf"], "baseline": plan_dict["variants"]["baseline"]}
     assert changed(lambda p: p.update(variants=swapped)) == "reference (first) variant: 'baseline' -> 'sf'"
     assert first_difference({"a": 1}, {"a": 1.0}, "x") == "x.a: 1 -> 1.0"  # an int and a float differ

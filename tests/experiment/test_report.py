@@ -23,6 +23,8 @@ SUCCESS = {"baseline": [0.2, 0.4, 0.3], "sf": [0.5, 0.6, 0.6], "sf_no_pe": [0.7,
            "sf_layer_first": [0.1, 0.2, 0.1], "sf_adaptive": [0.5, 0.6, 0.4]}
 HALF_DATA_DROP = {"baseline": 0.2, "sf": 0.1, "sf_no_pe": 0.1, "sf_layer_first": 0.1, "sf_adaptive": 0.1}
 CURVES = {"baseline": {2: 0.0, 4: 0.1, 6: 0.3}, "sf": {2: 0.1, 4: 0.3, 6: 0.5}}  # eval/success
+# held-out action loss logged at the last step (val/action_loss); other variants: 0.05 + 0.001 x seed
+VAL = {"baseline": [0.050, 0.060, 0.055], "sf": [0.040, 0.052, 0.044]}
 
 
 def fake_run(run: Run, threads: int) -> None:
@@ -34,6 +36,8 @@ def fake_run(run: Run, threads: int) -> None:
     (run.dir / "policy" / "model.safetensors").write_bytes(b"")
     rows = [{"step": s, "action_loss": 1.0 / s} for s in range(1, 7)]
     rows += [{"step": s, "eval/success": v} for s, v in CURVES.get(variant, CURVES["sf"]).items()]
+    held_out = VAL.get(variant, [0.05 + 0.001 * k for k in range(3)])
+    rows.append({"step": 6, "val/action_loss": held_out[run.seed]})
     if variant == "sf_adaptive":
         rows += [{"step": s, "layer_weight/1": 0.5 - 0.05 * s, "layer_weight/2": 0.5 + 0.05 * s} for s in (2, 4, 6)]
     (run.dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -87,6 +91,14 @@ def test_report_has_one_section_per_claim_with_verdicts_by_the_rule(experiment, 
     assert success["rows"][1]["mean"] == pytest.approx(1.7 / 3)
     assert success["comparisons"][0]["mean"] == pytest.approx(0.8 / 3) and success["verdict"] == "supported"
     assert claims["pe"][0]["verdict"] == "not supported"  # without the PE is better here
+    train_loss, held_out = success["secondary"]  # beside the success verdict, read as "lower for SF"
+    assert train_loss["comparisons"][0]["mean"] == pytest.approx(0.0)  # every run logged the same losses
+    assert held_out["metric"] == "held-out action loss (L1)" and held_out["verdict"] == "supported"
+    assert held_out["comparisons"][0]["mean"] == pytest.approx(-0.029 / 3)
+    assert "Secondary measures" in text and "| held-out action loss (L1) | sf - baseline | -0.0097 |" in text
+    assert "| supported | sf - baseline -0.0097 [" in text  # the head table's held-out column
+    summary = (experiment / "summary.md").read_text()
+    assert "held-out L1" in summary and "final_val_action_loss" in summary
     assert claims["layer"][0]["verdict"] == "supported"  # the first layer is worse, as claimed
     conv = claims["convergence"][0]
     assert conv["extra"]["target"] == pytest.approx(0.3) and conv["extra"]["speedup"]["sf"] == pytest.approx(1.5)

@@ -59,7 +59,9 @@ def _f(value: float | None, spec: str = ".3f") -> str:
 
 def _spec(m: dict, sign: str = "") -> str:
     """How a measurement's figures print: whole numbers for step counts, 3 decimals for rates and errors."""
-    return f"{sign}.0f" if m["metric"].startswith("steps") else f"{sign}.3f"
+    if m["metric"].startswith("steps"):
+        return f"{sign}.0f"
+    return f"{sign}.4f" if "loss" in m["metric"] else f"{sign}.3f"
 
 
 def _ci(ci: list[float] | None, spec: str = "+.3f") -> str:
@@ -74,14 +76,18 @@ def _head(dirs: list[str | Path], found: dict[str, list[dict]]) -> list[str]:
     lines = ["# Spatial Forcing: the paper's claims, measured", "",
              "Built by `sf report " + " ".join(str(d) for d in dirs) + "` from `sf experiment` directories "
              "(plans with a `claims` key) and `sf probe` outputs. Every number below is in the sibling "
-             "`.json` file.", "", f"**Verdict rule.** {RULE}", "", "| claim | paper | ours (paired difference, 95% CI) "
-             "| verdict |", "|---|---|---|---|"]
+             "`.json` file.", "", f"**Verdict rule.** {RULE}", "",
+             "| claim | paper | ours (paired difference, 95% CI) | verdict "
+             "| held-out action loss (paired, 95% CI; not part of the verdict) |", "|---|---|---|---|---|"]
     for claim, spec in CLAIMS.items():
         paper = "; ".join(f"{k}: {v}" for k, v in spec.paper_numbers.items())
         several = len(found[claim]) > 1  # then each measurement names its experiment
         ours = "; ".join(f"{Path(m['source']).name + ': ' if several else ''}{_diffs(m)}"
                          for m in found[claim] if m["comparisons"]) or "-"
-        lines.append(f"| {spec.title} | {paper} | {ours} | {_overall(found[claim])} |")
+        held_out = "; ".join(f"{Path(m['source']).name + ': ' if several else ''}{_diffs(s)}"
+                             for m in found[claim] for s in m.get("secondary", [])
+                             if s["metric"].startswith("held-out") and s["comparisons"]) or "-"
+        lines.append(f"| {spec.title} | {paper} | {ours} | {_overall(found[claim])} | {held_out} |")
     return lines + [""]
 
 
@@ -104,6 +110,7 @@ def _section(number: int, claim: str, spec: Claim, measurements: list[dict], fig
                     f"{c['verdict']} |" for c in m["comparisons"]), "", _sentence(spec, m), ""]
         if m.get("note"):
             lines += [f"Note: {m['note']}.", ""]
+        lines += _secondary_lines(m)
         lines += _extra_lines(claim, m)
         for name, path in _figures(claim, m, fig_dir, suffix="" if i == 0 else f"_{i}"):
             lines += [f"![{name}]({os.path.relpath(path, base)})", ""]
@@ -126,6 +133,19 @@ def _diffs(m: dict) -> str:
 def _diff(c: dict, signed: str = "+.3f") -> str:
     """One paired difference: `label mean [low, high]`."""
     return f"{c['label']} {_f(c['mean'], signed)} {_ci(c['ci95'], signed)}"
+
+
+def _secondary_lines(m: dict) -> list[str]:
+    """The action losses beside the success verdict, read in the paper's direction (lower for the variant it
+    favours): "supported" here says only that the loss moved that way."""
+    rows = [f"| {s['metric']} | {c['label']} | {_f(c['mean'], _spec(s, '+'))} "
+            f"| {_ci(c['ci95'], _spec(s, '+'))} | {c['n']} | {c['verdict']} |"
+            for s in m.get("secondary", []) for c in s["comparisons"]]
+    if not rows:
+        return []
+    return ["Secondary measures (not part of the verdict; read in the paper's direction, a lower loss for "
+            "the variant it favours):", "", "| measure | paired difference | mean | 95% CI | seeds | reads |",
+            "|---|---|---|---|---|---|", *rows, ""]
 
 
 def _extra_lines(claim: str, m: dict) -> list[str]:

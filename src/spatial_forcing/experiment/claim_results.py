@@ -13,13 +13,16 @@ from pathlib import Path
 from spatial_forcing.experiment.claims import CLAIMS
 from spatial_forcing.experiment.curves import TOLERANCE, read_metrics, seed_band, series
 from spatial_forcing.experiment.plan import ExperimentPlan
-from spatial_forcing.experiment.runs import plan_runs
+from spatial_forcing.experiment.runs import experiment_runs
 from spatial_forcing.experiment.stats import mean_std, t_interval
 from spatial_forcing.experiment.summary import stored_plan, summarize
 from spatial_forcing.experiment.verdict import claim_verdict, interval_verdict
 from spatial_forcing.utils.json_file import read_json
 
 PerSeed = dict[int, float]
+# Summary measures reported beside a success claim (informative when success is at the floor): key -> metric.
+SECONDARY = {"final_action_loss": "final training action loss (L1)",
+             "final_val_action_loss": "held-out action loss (L1)"}
 
 
 def experiment_claims(exp_dir: str | Path) -> dict[str, dict]:
@@ -38,8 +41,9 @@ def experiment_claims(exp_dir: str | Path) -> dict[str, dict]:
             out[claim] = _convergence(plan, exp_dir, variants)
         else:
             cells = {v: _full_cell(plan, v) for v in variants}
-            out[claim] = _compared("final success", {v: _success(summary, c) for v, c in cells.items()},
+            out[claim] = _compared("final success", {v: _per_seed(summary, c) for v, c in cells.items()},
                                    variants[0], direction)
+            out[claim]["secondary"] = _secondary(summary, cells, variants[0], direction)
         out[claim]["source"] = str(exp_dir)
         if claim == "adaptive":
             out[claim]["extra"]["layer_weights"] = _layer_weights(plan, exp_dir, variants)
@@ -52,9 +56,21 @@ def _full_cell(plan: ExperimentPlan, variant: str) -> str:
     return cells[max(cells)]
 
 
-def _success(summary: dict, cell: str) -> PerSeed:
-    per_seed = summary["variants"].get(cell, {}).get("success", {}).get("per_seed", {})
+def _per_seed(summary: dict, cell: str, key: str = "success") -> PerSeed:
+    """seed -> the summary's per-seed value of `key` (success, final_action_loss, ...) for one cell."""
+    per_seed = summary["variants"].get(cell, {}).get(key, {}).get("per_seed", {})
     return {int(s): float(v) for s, v in per_seed.items() if v is not None}
+
+
+def _secondary(summary: dict, cells: dict[str, str], reference: str, direction: int) -> list[dict]:
+    """The same comparison on the action losses the runs logged (SECONDARY), read in the claim's direction
+    (a lower loss for the variant the paper favours); never part of the claim's verdict."""
+    out = []
+    for key, metric in SECONDARY.items():
+        values = {v: _per_seed(summary, c, key) for v, c in cells.items()}
+        if all(values.values()):
+            out.append(_compared(metric, values, reference, -direction))
+    return out
 
 
 def _row(label: str, values: PerSeed) -> dict:
@@ -81,7 +97,7 @@ def _compared(metric: str, values: dict[str, PerSeed], reference: str, direction
 def _fractions(plan: ExperimentPlan, summary: dict, variants: list[str], direction: int) -> dict:
     """Success per variant and data fraction; the verdict is read at the smallest fraction (the paper's 5%)."""
     fractions = sorted(plan.fractions)
-    table = {f: {v: _success(summary, plan.cells_of(v)[f]) for v in variants} for f in fractions}
+    table = {f: {v: _per_seed(summary, plan.cells_of(v)[f]) for v in variants} for f in fractions}
     rows, comparisons = [], []
     for f in fractions:
         rows += [_row(f"{v} @ {f:g}", table[f][v]) for v in variants]
@@ -97,7 +113,7 @@ def _fractions(plan: ExperimentPlan, summary: dict, variants: list[str], directi
 
 def _curves(plan: ExperimentPlan, exp_dir: Path, cell: str, key: str = "eval/success") -> dict[int, dict]:
     """seed -> {step: value} of `key` in the cell's runs' metrics.jsonl (runs with a value only)."""
-    runs = [r for r in plan_runs(plan, exp_dir, "") if r.variant == cell]
+    runs = [r for r in experiment_runs(plan, exp_dir) if r.variant == cell]
     curves = {r.seed: series(read_metrics(r.dir), key) for r in runs}
     return {s: c for s, c in curves.items() if c}
 
@@ -139,7 +155,7 @@ def _layer_weights(plan: ExperimentPlan, exp_dir: Path, variants: list[str]) -> 
     out = {}
     for v in variants:
         cell = _full_cell(plan, v)
-        runs = [r for r in plan_runs(plan, exp_dir, "") if r.variant == cell]
+        runs = [r for r in experiment_runs(plan, exp_dir) if r.variant == cell]
         rows = {r.seed: read_metrics(r.dir) for r in runs}
         keys = sorted({k for rs in rows.values() for row in rs for k in row if k.startswith("layer_weight/")})
         bands = {k.split("/", 1)[1]: seed_band([c for c in (series(rs, k) for rs in rows.values()) if c])

@@ -42,7 +42,8 @@ CLAIMS: dict[str, Claim] = {
     "pe": Claim(
         "the target's position embedding matters", "Adding the fixed 2D PE to the target helps, most on "
         "long-horizon tasks.", {"with PE": "higher (LIBERO-Long)", "without PE": "lower"},
-        "success", +1, "configs/experiments/claims_ablations.json", ("sf_no_pe", "sf")),
+        "success", +1, "configs/experiments/claims_ablations.json",
+        ("sf_paper_target_no_pe", "sf_paper_target")),
     "layer": Claim(
         "a middle-deep layer is best", "Aligning decoder layer 24 of 32 beats the first and the last layer.",
         {"layer 24 of 32": "best", "first / last layer": "lower"},

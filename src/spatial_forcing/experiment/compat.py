@@ -1,8 +1,9 @@
 """May an experiment directory made from one plan continue with another? Only if seeds or variants were added
 (or the claims it answers changed: they only steer `sf report`).
 
-Everything else (name, dataset, common train fields, existing variants' overrides, the reference variant,
-the final evaluation) decides what the finished runs mean, so a change there needs a new directory.
+Everything else (name, dataset, held-out dataset, common train fields, existing variants' overrides, the
+reference variant, the final evaluation) decides what the finished runs mean, so a change there needs a new
+directory.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ def plan_change(stored: dict[str, Any], new: ExperimentPlan) -> str | None:
         diff = first_difference(stored.get(key), new_dict[key], key)
         if diff:
             return diff
-    diff = first_difference(stored.get("fractions", []), new_dict["fractions"], "fractions")
-    if diff:
-        return diff
+    for key, absent in (("fractions", []), ("val_dataset", {})):
+        diff = first_difference(stored.get(key, absent), new_dict[key], key)
+        if diff:
+            return diff
     old_variants = stored.get("variants") or {}
     first = next(iter(new.variants))
     if old_variants and next(iter(old_variants)) != first:

@@ -11,7 +11,9 @@
 A run's TrainConfig is `train` deep-merged with its variant's overrides, plus the fields the runner sets per
 run (`RUN_FIELDS`). The first variant is the reference of the paired differences.
 
-Two optional keys:
+Three optional keys:
+- `"val_dataset": {"generate": {...}}` (or {"path": D}): held-out episodes (another generation seed) for the
+  runs' `val/action_loss` every `train.val_every` steps; generated once into OUT/val_data.
 - `"fractions": [0.05, 0.1, 0.25, 1.0]`: a data-efficiency grid. Every variant runs at every fraction
   (TrainConfig.episode_fraction); the runs' cells are named `<variant>_frac<f>` (OUT/runs/sf_frac0.05/seed0).
 - `"claims": {"success": ["baseline", "sf"], ...}`: which claims of the paper (`experiment.claims`) the plan
@@ -36,7 +38,8 @@ from spatial_forcing.utils.json_file import read_json
 from spatial_forcing.utils.merge import deep_merge
 
 # TrainConfig fields the runner sets for every run, so a plan may not: where they come from instead.
-RUN_FIELDS = {"dataset": "the plan's dataset section", "out": "OUT/runs/<variant>/seed<k>",
+RUN_FIELDS = {"dataset": "the plan's dataset section", "val_dataset": "the plan's val_dataset section",
+              "out": "OUT/runs/<variant>/seed<k>",
               "seed": "the plan's seeds", "threads": "sf experiment --jobs"}
 # Options of data.generate.generate_dataset a plan may give (env = its suite_name), with their JSON types.
 GENERATE_FIELDS: dict[str, Any] = {
@@ -44,7 +47,7 @@ GENERATE_FIELDS: dict[str, Any] = {
     "workers": int, "seed": int, "tasks": list[int] | None, "max_attempts": int | None,
     "record_geometry": bool, "action_noise": float, "noise_rate": float,
 }
-OPTIONAL_KEYS = ("fractions", "claims")  # plan keys that may be left out
+OPTIONAL_KEYS = ("fractions", "claims", "val_dataset")  # plan keys that may be left out
 VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # a variant name is a directory name
 
 
@@ -58,6 +61,7 @@ class ExperimentPlan:
     eval: dict[str, Any]  # EvalConfig fields of the final evaluation of every run's exported policy
     fractions: list[float] = field(default_factory=list)  # episode fractions of a data grid; [] = no grid
     claims: dict[str, list[str]] = field(default_factory=dict)  # claim id -> variants compared (reference first)
+    val_dataset: dict[str, Any] = field(default_factory=dict)  # held-out episodes like `dataset`, or {} = none
 
     @property
     def cells(self) -> dict[str, dict[str, Any]]:
@@ -79,10 +83,15 @@ class ExperimentPlan:
         """The cell every other one is compared with (the first listed)."""
         return next(iter(self.cells))
 
-    def run_values(self, cell: str, seed: int, dataset: str | Path, out: str | Path) -> dict[str, Any]:
-        """TrainConfig fields of one run: train + the cell's overrides + dataset, out and seed."""
-        return {**deep_merge(self.train, self.cells[cell]), "dataset": str(dataset), "out": str(out),
-                "seed": int(seed)}
+    def run_values(self, cell: str, seed: int, dataset: str | Path, out: str | Path,
+                   val_dataset: str | Path = "") -> dict[str, Any]:
+        """TrainConfig fields of one run: train + the cell's overrides + dataset, out and seed (+ the held-out
+        dataset when the plan has one)."""
+        values = {**deep_merge(self.train, self.cells[cell]), "dataset": str(dataset), "out": str(out),
+                  "seed": int(seed)}
+        if self.val_dataset:
+            values["val_dataset"] = str(val_dataset)
+        return values
 
     def eval_config(self) -> EvalConfig:
         return build_config(EvalConfig, self.eval)
@@ -104,6 +113,8 @@ class ExperimentPlan:
         if not isinstance(data["name"], str) or not data["name"].strip():
             raise SFError(f"{where}: name: expected a non-empty string, got {data['name']!r}")
         _check_dataset(data["dataset"], where)
+        if data.get("val_dataset"):
+            _check_dataset(data["val_dataset"], where, "val_dataset")
         _check_overrides(data["train"], f"{where}: train")
         _check_variants(data["variants"], where)
         _check_seeds(data["seeds"], where)
@@ -127,30 +138,30 @@ def load_plan(path: str | Path) -> ExperimentPlan:
     return ExperimentPlan.from_dict(read_json(path), where=str(path))
 
 
-def _check_dataset(section: Any, where: str) -> None:
+def _check_dataset(section: Any, where: str, name: str = "dataset") -> None:
     if not isinstance(section, dict) or len(section) != 1 or next(iter(section)) not in ("path", "generate"):
-        raise SFError(f"{where}: dataset: expected {{\"path\": DIR}} or {{\"generate\": {{options}}}}, "
+        raise SFError(f"{where}: {name}: expected {{\"path\": DIR}} or {{\"generate\": {{options}}}}, "
                       f"got {section!r}"[:300])
     if "path" in section:
         if not isinstance(section["path"], str) or not section["path"]:
-            raise SFError(f"{where}: dataset.path: expected a dataset directory, got {section['path']!r}")
+            raise SFError(f"{where}: {name}.path: expected a dataset directory, got {section['path']!r}")
         return
     options = section["generate"]
     if not isinstance(options, dict):
-        raise SFError(f"{where}: dataset.generate: expected a JSON object of generate options, "
+        raise SFError(f"{where}: {name}.generate: expected a JSON object of generate options, "
                       f"got {options!r}")
     for key, value in options.items():
         if key not in GENERATE_FIELDS:
-            raise SFError(f"{where}: dataset.generate.{key}: unknown option; expected one of "
+            raise SFError(f"{where}: {name}.generate.{key}: unknown option; expected one of "
                           f"{list(GENERATE_FIELDS)}")
-        check_value(GENERATE_FIELDS[key], value, f"{where}: dataset.generate.{key}")
+        check_value(GENERATE_FIELDS[key], value, f"{where}: {name}.generate.{key}")
     for key in ("env", "episodes_per_task"):
         if key not in options:
-            raise SFError(f"{where}: dataset.generate: missing {key!r} (required)")
+            raise SFError(f"{where}: {name}.generate: missing {key!r} (required)")
     from spatial_forcing.sim.registry import SUITES
 
     if options["env"] not in SUITES and ":" not in options["env"]:
-        raise SFError(f"{where}: dataset.generate.env {options['env']!r}: expected one of {sorted(SUITES)} "
+        raise SFError(f"{where}: {name}.generate.env {options['env']!r}: expected one of {sorted(SUITES)} "
                       f"or package.module:factory")
 
 
@@ -223,9 +234,11 @@ def _check_run_config(plan: ExperimentPlan, cell: str, where: str) -> None:
     from spatial_forcing.vla.config import SmallVLAConfig, preset
 
     what = f"{where}: variant {cell!r} (train + its overrides)"
-    values = plan.run_values(cell, 0, "", "")
+    values = plan.run_values(cell, 0, "", "", "held-out data")
     try:
         cfg = build_config(TrainConfig, values)
+        if plan.val_dataset and not cfg.val_every:
+            raise SFError(f"{what}: val_every: the plan's val_dataset needs train.val_every > 0")
         check_fields(SmallVLAConfig, cfg.vla, f"{what}: vla")
         vla = preset(cfg.vla_preset, **cfg.vla)
         if cfg.align.enabled:

@@ -44,13 +44,14 @@ def _rows(summary: dict) -> list[list[str]]:
         per_seed = " ".join(_f(x, ".2f") for x in v["success"]["per_seed"].values()) or "-"
         rows.append([name, f"{len(v['seeds'])}/{total}", _mean_std(v["success"]), per_seed,
                      _diff(summary["paired"].get(name)), _f(v["subgoals"].get("picked")),
-                     _f(v["final_action_loss"]["mean"], ".4f"), _cos(v),
+                     _f(v["final_action_loss"]["mean"], ".4f"),
+                     _f(v.get("final_val_action_loss", {}).get("mean"), ".4f"), _cos(v),
                      _reach(summary["convergence"], name)])
     return rows
 
 
 HEADER = ["variant", "seeds", "success mean ± std", "per seed", "diff vs reference [95% CI]", "picked",
-          "action L1", "cos/pos/res", "steps to ref final"]
+          "action L1", "held-out L1", "cos/pos/res", "steps to ref final"]
 
 
 def table(summary: dict) -> str:

@@ -27,9 +27,9 @@ from tqdm import tqdm
 
 from spatial_forcing.experiment.caches import cache_plan, needs_cache, warm_caches
 from spatial_forcing.experiment.compat import plan_change
-from spatial_forcing.experiment.dataset import dataset_dir, dataset_ready, ensure_dataset
+from spatial_forcing.experiment.dataset import dataset_dir, dataset_ready, ensure_dataset, val_dataset_dir
 from spatial_forcing.experiment.plan import ExperimentPlan
-from spatial_forcing.experiment.runs import Run, plan_runs
+from spatial_forcing.experiment.runs import Run, experiment_runs
 from spatial_forcing.experiment.summary import write_summary
 from spatial_forcing.train.config import TrainConfig
 from spatial_forcing.utils.atomic import write_json
@@ -69,7 +69,7 @@ def run_experiment(plan: ExperimentPlan, out_dir: str | Path, jobs: int = 1,
     if jobs < 1:
         raise SFError(f"--jobs must be >= 1, got {jobs}")
     _check_out_dir(plan, out_dir)
-    runs = plan_runs(plan, out_dir, dataset_dir(plan, out_dir))
+    runs = experiment_runs(plan, out_dir)
     selected = _select(runs, only, plan)
     for run in runs:
         run.check()
@@ -81,6 +81,8 @@ def run_experiment(plan: ExperimentPlan, out_dir: str | Path, jobs: int = 1,
 
     write_json(out_dir / "plan.json", resolved_plan(plan, out_dir))
     ensure_dataset(plan, out_dir)
+    if plan.val_dataset:
+        ensure_dataset(plan, out_dir, "val_dataset")
     to_warm = [r for r in todo if not r.trained]
     caches = len(cache_plan(to_warm))
     overlap = overlap_caches and jobs > 1 and caches > 0 and any(not needs_cache(r) for r in todo)
@@ -96,10 +98,10 @@ def run_experiment(plan: ExperimentPlan, out_dir: str | Path, jobs: int = 1,
 def resolved_plan(plan: ExperimentPlan, out_dir: Path) -> dict:
     """OUT/plan.json: the plan as given, plus (under "resolved", for reading) the dataset location, every
     variant's complete TrainConfig (seed, out and threads are per run) and the complete final EvalConfig."""
-    dataset = dataset_dir(plan, out_dir)
+    dataset, held_out = dataset_dir(plan, out_dir), val_dataset_dir(plan, out_dir)
     variants = {}
     for name in plan.cells:
-        cfg = build_config(TrainConfig, plan.run_values(name, 0, dataset, "")).to_dict()
+        cfg = build_config(TrainConfig, plan.run_values(name, 0, dataset, "", held_out)).to_dict()
         variants[name] = {k: v for k, v in cfg.items() if k not in ("seed", "out", "threads")}
     return {**plan.to_dict(), "resolved": {"dataset": str(dataset), "reference": plan.reference,
                                            "variants": variants,
@@ -259,6 +261,9 @@ def _dry_run_text(plan: ExperimentPlan, out_dir: Path, runs: list[Run], selected
         data = f"dataset: generate into {dataset_dir(plan, out_dir)} with {plan.dataset['generate']}"
     else:
         data = f"dataset: {dataset_dir(plan, out_dir)} (MISSING)"
+    if plan.val_dataset:
+        data += f"\nheld-out dataset: {val_dataset_dir(plan, out_dir)}" + (
+            " (exists)" if dataset_ready(plan, out_dir, "val_dataset") else f" from {plan.val_dataset}")
     caches = len(cache_plan([r for r in todo if not r.trained]))
     lines = [f"experiment {plan.name!r} in {out_dir}: {len(runs)} runs ({len(plan.cells)} variants x "
              f"{len(plan.seeds)} seeds), {len(selected)} selected, {len(todo)} to do; --jobs {jobs}, "

@@ -18,13 +18,15 @@ from typing import Any
 
 from spatial_forcing.eval.rollout import EvalConfig
 from spatial_forcing.experiment.compat import first_difference
+from spatial_forcing.experiment.dataset import dataset_dir, val_dataset_dir
 from spatial_forcing.experiment.plan import ExperimentPlan
 from spatial_forcing.train.checkpoint import latest_checkpoint
 from spatial_forcing.utils.atomic import write_json
 from spatial_forcing.utils.dataclass_cli import build_config
 from spatial_forcing.utils.errors import SFError
 
-LOCATION_FIELDS = ("dataset", "out")  # where things are, not what is trained: may change if OUT is moved
+# where things are, not what is trained: may change if OUT is moved
+LOCATION_FIELDS = ("dataset", "val_dataset", "out")
 NEUTRAL_EVAL_FIELDS = ("workers", "video_dir", "videos_per_task")  # do not change an evaluation's result
 
 
@@ -85,15 +87,21 @@ class Run:
         write_json(self.dir / "plan_eval.json", self.eval)
 
 
-def plan_runs(plan: ExperimentPlan, out_dir: str | Path, dataset: str | Path) -> list[Run]:
+def plan_runs(plan: ExperimentPlan, out_dir: str | Path, dataset: str | Path,
+              val_dataset: str | Path = "") -> list[Run]:
     """Every run of the plan, seed-major (all variants of a seed before the next: pairs finish early)."""
     runs = []
     for seed in plan.seeds:
         for variant in plan.cells:
             run_dir = (Path(out_dir) / "runs" / variant / f"seed{seed}").resolve()
-            runs.append(Run(variant, seed, run_dir, plan.run_values(variant, seed, dataset, run_dir),
-                            dict(plan.eval)))
+            train = plan.run_values(variant, seed, dataset, run_dir, val_dataset)
+            runs.append(Run(variant, seed, run_dir, train, dict(plan.eval)))
     return runs
+
+
+def experiment_runs(plan: ExperimentPlan, out_dir: str | Path) -> list[Run]:
+    """Every run of the plan in OUT, with the locations of its datasets resolved (`plan_runs`)."""
+    return plan_runs(plan, out_dir, dataset_dir(plan, out_dir), val_dataset_dir(plan, out_dir))
 
 
 def _read(path: Path) -> dict:

@@ -14,9 +14,10 @@ from typing import Sequence
 from spatial_forcing.experiment.curves import convergence, read_metrics, seed_band, series
 from spatial_forcing.experiment.plan import OPTIONAL_KEYS, ExperimentPlan
 from spatial_forcing.experiment.report import markdown
-from spatial_forcing.experiment.runs import Run, plan_runs
+from spatial_forcing.experiment.runs import Run, experiment_runs
 from spatial_forcing.experiment.stats import mean_std, t_interval
 from spatial_forcing.train.config import TrainConfig
+from spatial_forcing.train.validation import KEY as VAL_KEY
 from spatial_forcing.utils.atomic import atomic_path, write_json
 from spatial_forcing.utils.dataclass_cli import build_config
 from spatial_forcing.utils.errors import SFError
@@ -53,7 +54,7 @@ def summarize(out_dir: str | Path, reference: str | None = None) -> dict:
     cells = list(plan.cells)
     reference = reference or plan.reference
     order = [reference, *(c for c in cells if c != reference)]
-    runs = plan_runs(plan, out_dir, dataset="")
+    runs = experiment_runs(plan, out_dir)
     by_variant = {v: [r for r in runs if r.variant == v] for v in order}
     results = {r.name: _run_result(r) for r in runs if r.finished}
     variants = {v: _variant(rs, results) for v, rs in by_variant.items()}
@@ -82,6 +83,7 @@ def summarize(out_dir: str | Path, reference: str | None = None) -> dict:
                   "paired_secondary": "the same paired statistics for each sub-goal rate and the final action "
                                       "loss (informative when success is at the floor)",
                   "final_action_loss": f"mean of the last {LOSS_WINDOW} logged action_loss values",
+                  "final_val_action_loss": f"last logged {VAL_KEY} (held-out episodes, `train.val_dataset`)",
                   "align": "last logged value of each run",
                   "curves": "eval/success of `sf train --eval-every` (train.eval_init_states), mean/min/max "
                             "over the seeds at the steps all of them logged"},
@@ -108,9 +110,11 @@ def _run_result(run: Run) -> dict:
     res = read_json(run.dir / "eval.json")
     rows = read_metrics(run.dir)
     losses = [r["action_loss"] for r in rows if "action_loss" in r][-LOSS_WINDOW:]
+    held_out = list(series(rows, VAL_KEY).values())
     return {"success": float(res["success_rate"]), "per_task": res["per_task"],
             "subgoals": res["subgoal_rates"],
             "action_loss": sum(losses) / len(losses) if losses else None,
+            "val_action_loss": held_out[-1] if held_out else None,
             "align": {k: (list(series(rows, k).values()) or [None])[-1] for k in ALIGN_KEYS},
             "curve": series(rows, "eval/success"), "align_curves": {k: series(rows, k) for k in ALIGN_KEYS}}
 
@@ -134,6 +138,7 @@ def _variant(runs: Sequence[Run], results: dict[str, dict]) -> dict:
            "subgoals": subgoals,
            "subgoal_stats": {k: _stat({s: x["subgoals"].get(k) for s, x in res.items()}) for k in subgoals},
            "final_action_loss": _stat({s: x["action_loss"] for s, x in res.items()}),
+           "final_val_action_loss": _stat({s: x["val_action_loss"] for s, x in res.items()}),
            "align": ({k: _stat({s: x["align"][k] for s, x in res.items()}) for k in ALIGN_KEYS}
                      if sf else None)}
     return out
@@ -150,6 +155,9 @@ def _paired_secondary(variant: dict, reference: dict) -> dict:
     pairs = {k: (variant["subgoal_stats"][k], reference["subgoal_stats"][k])
              for k in variant["subgoal_stats"] if k in reference["subgoal_stats"]}
     pairs["final_action_loss"] = (variant["final_action_loss"], reference["final_action_loss"])
+    key = "final_val_action_loss"
+    if variant[key]["mean"] is not None:  # runs with `train.val_dataset`
+        pairs[key] = (variant[key], reference[key])
     return {k: _paired_stat(mine, theirs) for k, (mine, theirs) in pairs.items()}
 
 

@@ -15,6 +15,7 @@ from spatial_forcing.train.batches import to_device
 from spatial_forcing.train.config import TrainConfig
 
 BATCH = 64  # frames per forward pass
+KEY = "val/action_loss"  # the metric this module logs (metrics.jsonl, TensorBoard)
 
 
 class Validation:
@@ -34,4 +35,4 @@ class Validation:
             batch = to_device(default_collate([self.data[int(i)] for i in part]), device)
             total += float(policy(batch)["action_loss"]) * len(part)
             count += len(part)
-        return {"val/action_loss": total / count}
+        return {KEY: total / count}
