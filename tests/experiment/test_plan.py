@@ -74,8 +74,11 @@ def test_shipped_tiny_plan_is_valid():
     (lambda p: p["eval"].update(env="moon"), r"eval: unknown env 'moon'"),
     (lambda p: p.update(val_dataset={"generate": {"env": "tabletop"}}),
      r"val_dataset\.generate: missing 'episodes_per_task'"),
-    (lambda p: p.update(val_dataset={"path": "v"}),
-     r"variant 'baseline' .*val_every: the plan's val_dataset needs"),
+    (lambda p: p.update(val_dataset={"path": "v"}), r"val_dataset: needs train\.val_every > 0"),
+    (lambda p: p.update(val_dataset=None), r"val_dataset: expected \{\"path\": DIR\}"),
+    (lambda p: p.update(val_dataset=dict(p["dataset"])) or p["train"].update(val_every=2),
+     r"val_dataset: the same as dataset"),
+    (lambda p: p["train"].update(val_every=2), r"train\.val_every: needs the plan's val_dataset key"),
     (lambda p: p["train"].update(val_dataset="v"), r"train\.val_dataset: set by the experiment for each run"),
 ])
 def test_invalid_plans_are_refused_with_one_line_naming_the_place(plan_dict, edit, message):
@@ -101,6 +104,8 @@ def test_a_held_out_dataset_reaches_every_run_and_is_generated_beside_the_data(p
     assert cfg.val_every == 3 and cfg.val_dataset == str(held_out)
     del plan_dict["val_dataset"], plan_dict["train"]["val_every"]
     assert "val_dataset" not in ExperimentPlan.from_dict(plan_dict).run_values("sf", 0, "/d", "/o")
+    with pytest.raises(SFError, match="pass its location"):
+        plan.run_values("sf", 0, "/d", "/o")  # a plan with held-out data needs where they are
 
 
 def test_load_plan_names_the_file(tmp_path):
@@ -141,6 +146,8 @@ def test_plan_change_accepts_added_seeds_and_variants_only(plan_dict):
     grown["seeds"].append(7)
     grown["variants"]["sf_no_pe"] = {"align": {"use_pe": False}}
     assert plan_change(stored, ExperimentPlan.from_dict(grown)) is None
+    older = {k: v for k, v in stored.items() if k != "val_dataset"}  # a plan.json from before the key
+    assert plan_change(older, ExperimentPlan.from_dict(plan_dict)) is None
 
     def changed(edit) -> str | None:
         new = json.loads(json.dumps(plan_dict))

@@ -99,6 +99,8 @@ def test_report_has_one_section_per_claim_with_verdicts_by_the_rule(experiment, 
     assert "| supported | sf - baseline -0.0097 [" in text  # the head table's held-out column
     summary = (experiment / "summary.md").read_text()
     assert "held-out L1" in summary and "final_val_action_loss" in summary
+    pe_held_out = claims["pe"][0]["secondary"][1]  # sf - sf_no_pe: -0.010, +0.001, -0.008
+    assert pe_held_out["verdict"] == "unclear" and claims["pe"][0]["verdict"] == "not supported"  # its own
     assert claims["layer"][0]["verdict"] == "supported"  # the first layer is worse, as claimed
     conv = claims["convergence"][0]
     assert conv["extra"]["target"] == pytest.approx(0.3) and conv["extra"]["speedup"]["sf"] == pytest.approx(1.5)
@@ -119,6 +121,20 @@ def test_report_has_one_section_per_claim_with_verdicts_by_the_rule(experiment, 
                  "adaptive_layer_weights", "depth_probe"):
         assert (figures / f"{name}.png").stat().st_size > 1000, name
         assert f"](REPORT_figures/{name}.png)" in text
+
+
+def test_an_older_summary_without_the_held_out_loss_still_reports(experiment):
+    """summary.json written before held-out losses existed: the claims keep their training-loss line only."""
+    from spatial_forcing.experiment.claim_results import experiment_claims
+
+    path = experiment / "summary.json"
+    summary = json.loads(path.read_text())
+    for variant in summary["variants"].values():
+        del variant["final_val_action_loss"]
+    path.write_text(json.dumps(summary))
+    success = experiment_claims(experiment)["success"]
+    assert [s["key"] for s in success["secondary"]] == ["final_action_loss"]
+    assert success["verdict"] == "supported"
 
 
 def test_a_report_without_experiments_says_what_would_measure_each_claim(tmp_path):

@@ -160,9 +160,9 @@ def test_config_file_with_command_line_overrides(synthetic_dataset, tmp_path, ca
 def test_val_dataset_logs_a_held_out_action_loss(synthetic_dataset, make_synthetic_dataset, tmp_path):
     val = make_synthetic_dataset(tmp_path / "val", episodes_per_task=1, seed=1)
     train(tiny_cfg(synthetic_dataset, tmp_path / "run", align=AlignConfig(enabled=False), val_dataset=str(val),
-                   val_every=4, val_samples=10))
+                   val_every=5, val_samples=10))
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     vals = [(r["step"], r["val/action_loss"]) for r in rows if "val/action_loss" in r]
-    assert [s for s, _ in vals] == [4, 8, 12] and all(v > 0 for _, v in vals)
+    assert [s for s, _ in vals] == [5, 10, 12] and all(v > 0 for _, v in vals)  # and at the last step
     with pytest.raises(SFError, match="--val-dataset"):
         tiny_cfg(synthetic_dataset, tmp_path / "r2", val_every=4)

@@ -58,7 +58,8 @@ def _f(value: float | None, spec: str = ".3f") -> str:
 
 
 def _spec(m: dict, sign: str = "") -> str:
-    """How a measurement's figures print: whole numbers for step counts, 3 decimals for rates and errors."""
+    """How a measurement's figures print: whole numbers for step counts, 4 decimals for action losses, 3 for
+    rates and errors."""
     if m["metric"].startswith("steps"):
         return f"{sign}.0f"
     return f"{sign}.4f" if "loss" in m["metric"] else f"{sign}.3f"
@@ -86,7 +87,7 @@ def _head(dirs: list[str | Path], found: dict[str, list[dict]]) -> list[str]:
                          for m in found[claim] if m["comparisons"]) or "-"
         held_out = "; ".join(f"{Path(m['source']).name + ': ' if several else ''}{_diffs(s)}"
                              for m in found[claim] for s in m.get("secondary", [])
-                             if s["metric"].startswith("held-out") and s["comparisons"]) or "-"
+                             if s["key"] == "final_val_action_loss" and s["comparisons"]) or "-"
         lines.append(f"| {spec.title} | {paper} | {ours} | {_overall(found[claim])} | {held_out} |")
     return lines + [""]
 

@@ -4,6 +4,8 @@ metrics), and for the depth-probe claim from `sf probe` outputs (probe.json) fou
 A measurement is a plain dict (it goes into REPORT.json as is):
   {"source", "metric", "reference", "rows": [{"label", "mean", "std", "n", "per_seed"}],
    "comparisons": [{"label", "n", "mean", "ci95", "verdict"}], "verdict", "extra": {...}, "note"}
+A success claim's measurement also holds "secondary": the same comparison of each action loss the runs logged
+(SECONDARY; each with its summary "key"), never part of the verdict.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def _secondary(summary: dict, cells: dict[str, str], reference: str, direction: 
     for key, metric in SECONDARY.items():
         values = {v: _per_seed(summary, c, key) for v, c in cells.items()}
         if all(values.values()):
-            out.append(_compared(metric, values, reference, -direction))
+            out.append({**_compared(metric, values, reference, -direction), "key": key})
     return out
 
 

@@ -61,7 +61,7 @@ class ExperimentPlan:
     eval: dict[str, Any]  # EvalConfig fields of the final evaluation of every run's exported policy
     fractions: list[float] = field(default_factory=list)  # episode fractions of a data grid; [] = no grid
     claims: dict[str, list[str]] = field(default_factory=dict)  # claim id -> variants compared (reference first)
-    val_dataset: dict[str, Any] = field(default_factory=dict)  # held-out episodes like `dataset`, or {} = none
+    val_dataset: dict[str, Any] = field(default_factory=dict)  # held-out episodes like `dataset`; {} = none
 
     @property
     def cells(self) -> dict[str, dict[str, Any]]:
@@ -90,6 +90,8 @@ class ExperimentPlan:
         values = {**deep_merge(self.train, self.cells[cell]), "dataset": str(dataset), "out": str(out),
                   "seed": int(seed)}
         if self.val_dataset:
+            if not val_dataset:
+                raise SFError("the plan has a val_dataset: pass its location (experiment_runs resolves it)")
             values["val_dataset"] = str(val_dataset)
         return values
 
@@ -113,8 +115,7 @@ class ExperimentPlan:
         if not isinstance(data["name"], str) or not data["name"].strip():
             raise SFError(f"{where}: name: expected a non-empty string, got {data['name']!r}")
         _check_dataset(data["dataset"], where)
-        if data.get("val_dataset"):
-            _check_dataset(data["val_dataset"], where, "val_dataset")
+        _check_val_dataset(data, where)
         _check_overrides(data["train"], f"{where}: train")
         _check_variants(data["variants"], where)
         _check_seeds(data["seeds"], where)
@@ -163,6 +164,22 @@ def _check_dataset(section: Any, where: str, name: str = "dataset") -> None:
     if options["env"] not in SUITES and ":" not in options["env"]:
         raise SFError(f"{where}: {name}.generate.env {options['env']!r}: expected one of {sorted(SUITES)} "
                       f"or package.module:factory")
+
+
+def _check_val_dataset(data: dict, where: str) -> None:
+    """Held-out episodes: absent or {} (none), else a dataset section other than the training one, with
+    `train.val_every` (the runs' validation interval) set; and `train.val_every` only with them."""
+    section = data.get("val_dataset", {})
+    every = data["train"].get("val_every", 0) if isinstance(data["train"], dict) else 0
+    if section == {}:
+        if every:
+            raise SFError(f"{where}: train.val_every: needs the plan's val_dataset key (held-out episodes)")
+        return
+    _check_dataset(section, where, "val_dataset")
+    if section == data["dataset"]:
+        raise SFError(f"{where}: val_dataset: the same as dataset; expected other episodes (e.g. another seed)")
+    if not every:
+        raise SFError(f"{where}: val_dataset: needs train.val_every > 0 (steps between held-out losses)")
 
 
 def _check_overrides(values: Any, where: str) -> None:
@@ -237,8 +254,6 @@ def _check_run_config(plan: ExperimentPlan, cell: str, where: str) -> None:
     values = plan.run_values(cell, 0, "", "", "held-out data")
     try:
         cfg = build_config(TrainConfig, values)
-        if plan.val_dataset and not cfg.val_every:
-            raise SFError(f"{what}: val_every: the plan's val_dataset needs train.val_every > 0")
         check_fields(SmallVLAConfig, cfg.vla, f"{what}: vla")
         vla = preset(cfg.vla_preset, **cfg.vla)
         if cfg.align.enabled:

@@ -92,7 +92,7 @@ def markdown(summary: dict) -> str:
                           for n, p in summary["paired"].items()])
     secondary = summary.get("paired_secondary") or {}
     if secondary:
-        out += ["", f"## Paired differences vs `{summary['reference']}` (sub-goals and final action loss)", ""]
+        out += ["", f"## Paired differences vs `{summary['reference']}` (sub-goals and action losses)", ""]
         out += _md_table(["variant", "measure", "mean", "std", "95% CI"],
                          [[n, k, _f(p["mean"], "+.4f"), _f(p["std"], ".4f"),
                            f"[{p['ci95'][0]:+.4f}, {p['ci95'][1]:+.4f}]" if p["ci95"] else "n/a"]

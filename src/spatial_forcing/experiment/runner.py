@@ -27,7 +27,8 @@ from tqdm import tqdm
 
 from spatial_forcing.experiment.caches import cache_plan, needs_cache, warm_caches
 from spatial_forcing.experiment.compat import plan_change
-from spatial_forcing.experiment.dataset import dataset_dir, dataset_ready, ensure_dataset, val_dataset_dir
+from spatial_forcing.experiment.dataset import (GENERATED_DIRS, dataset_dir, dataset_ready, ensure_dataset,
+                                                val_dataset_dir)
 from spatial_forcing.experiment.plan import ExperimentPlan
 from spatial_forcing.experiment.runs import Run, experiment_runs
 from spatial_forcing.experiment.summary import write_summary
@@ -96,14 +97,15 @@ def run_experiment(plan: ExperimentPlan, out_dir: str | Path, jobs: int = 1,
 
 
 def resolved_plan(plan: ExperimentPlan, out_dir: Path) -> dict:
-    """OUT/plan.json: the plan as given, plus (under "resolved", for reading) the dataset location, every
+    """OUT/plan.json: the plan as given, plus (under "resolved", for reading) the dataset locations, every
     variant's complete TrainConfig (seed, out and threads are per run) and the complete final EvalConfig."""
     dataset, held_out = dataset_dir(plan, out_dir), val_dataset_dir(plan, out_dir)
     variants = {}
     for name in plan.cells:
         cfg = build_config(TrainConfig, plan.run_values(name, 0, dataset, "", held_out)).to_dict()
         variants[name] = {k: v for k, v in cfg.items() if k not in ("seed", "out", "threads")}
-    return {**plan.to_dict(), "resolved": {"dataset": str(dataset), "reference": plan.reference,
+    return {**plan.to_dict(), "resolved": {"dataset": str(dataset), "val_dataset": str(held_out),
+                                           "reference": plan.reference,
                                            "variants": variants,
                                            "eval": dataclasses.asdict(plan.eval_config())}}
 
@@ -116,7 +118,8 @@ def _check_out_dir(plan: ExperimentPlan, out_dir: Path) -> None:
     change = plan_change(read_json(path), plan)
     if not change:
         return
-    made = [p for p in (out_dir / "data", out_dir / "data.work") if p.exists() and "generate" in plan.dataset]
+    made = [out_dir / f"{name}{suffix}" for section, name in GENERATED_DIRS.items() for suffix in ("", ".work")
+            if "generate" in getattr(plan, section) and (out_dir / f"{name}{suffix}").exists()]
     made += list((out_dir / "runs").glob("*/seed*"))
     if made:
         raise SFError(f"{path} was made from a different plan ({change}); only seeds or variants may be "
@@ -253,17 +256,18 @@ def _terminate_commands() -> None:
                     len(running))
 
 
+def _data_line(plan: ExperimentPlan, out_dir: Path, section: str) -> str:
+    root, spec = dataset_dir(plan, out_dir, section), getattr(plan, section)
+    if dataset_ready(plan, out_dir, section):
+        return f"{section}: {root} (exists)"
+    if "generate" in spec:
+        return f"{section}: generate into {root} with {spec['generate']}"
+    return f"{section}: {root} (MISSING)"
+
+
 def _dry_run_text(plan: ExperimentPlan, out_dir: Path, runs: list[Run], selected: list[Run], todo: list[Run],
                   jobs: int, threads: int) -> str:
-    if dataset_ready(plan, out_dir):
-        data = f"dataset: {dataset_dir(plan, out_dir)} (exists)"
-    elif "generate" in plan.dataset:
-        data = f"dataset: generate into {dataset_dir(plan, out_dir)} with {plan.dataset['generate']}"
-    else:
-        data = f"dataset: {dataset_dir(plan, out_dir)} (MISSING)"
-    if plan.val_dataset:
-        data += f"\nheld-out dataset: {val_dataset_dir(plan, out_dir)}" + (
-            " (exists)" if dataset_ready(plan, out_dir, "val_dataset") else f" from {plan.val_dataset}")
+    data = "\n".join(_data_line(plan, out_dir, s) for s in GENERATED_DIRS if getattr(plan, s))
     caches = len(cache_plan([r for r in todo if not r.trained]))
     lines = [f"experiment {plan.name!r} in {out_dir}: {len(runs)} runs ({len(plan.cells)} variants x "
              f"{len(plan.seeds)} seeds), {len(selected)} selected, {len(todo)} to do; --jobs {jobs}, "

@@ -80,8 +80,9 @@ def summarize(out_dir: str | Path, reference: str | None = None) -> dict:
         "notes": {"std": "sample standard deviation over seeds (n - 1)",
                   "ci95": "two-sided 95% Student-t interval of the mean paired difference "
                           "(variant - reference)",
-                  "paired_secondary": "the same paired statistics for each sub-goal rate and the final action "
-                                      "loss (informative when success is at the floor)",
+                  "paired_secondary": "the same paired statistics for each sub-goal rate, the final action "
+                                      "loss and the held-out action loss (informative when success is at "
+                                      "the floor)",
                   "final_action_loss": f"mean of the last {LOSS_WINDOW} logged action_loss values",
                   "final_val_action_loss": f"last logged {VAL_KEY} (held-out episodes, `train.val_dataset`)",
                   "align": "last logged value of each run",
@@ -151,7 +152,7 @@ def _means(dicts: list[dict[str, float]]) -> dict[str, float]:
 
 
 def _paired_secondary(variant: dict, reference: dict) -> dict:
-    """Paired statistics of each sub-goal rate and of the final action loss."""
+    """Paired statistics of each sub-goal rate, the final action loss and (if logged) the held-out one."""
     pairs = {k: (variant["subgoal_stats"][k], reference["subgoal_stats"][k])
              for k in variant["subgoal_stats"] if k in reference["subgoal_stats"]}
     pairs["final_action_loss"] = (variant["final_action_loss"], reference["final_action_loss"])

@@ -40,7 +40,7 @@ class TrainConfig:
     log_every: int = 10  # steps between logged scalars
     save_every: int = 200  # steps between checkpoints (resume points)
     val_dataset: str = ""  # dataset of held-out episodes (same suite, other seed) for val/action_loss; "" = none
-    val_every: int = 0  # steps between held-out action losses (0 = off; needs val_dataset)
+    val_every: int = 0  # held-out action loss every N steps and at the last one (0 = off; needs val_dataset)
     val_samples: int = 512  # frames of val_dataset used (evenly spaced)
     eval_every: int = 0  # steps between closed-loop success evaluations during training (0 = off)
     eval_env: str = ""  # suite of those evaluations ("" = the dataset's robot_type, e.g. tabletop)

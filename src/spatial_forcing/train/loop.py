@@ -167,7 +167,7 @@ def train(cfg: TrainConfig, resume: bool = False,
                 if ranks.main:
                     log_scalars(writer, metrics_path, done, scalars)
                 bar.set_postfix(_bar_fields(scalars))
-            if validate is not None and done % cfg.val_every == 0:
+            if validate is not None and (done % cfg.val_every == 0 or done == cfg.steps):
                 measure(done, lambda: validate(policy))
             if on_eval is not None and cfg.eval_every and done % cfg.eval_every == 0:
                 measure(done, lambda: on_eval(done, policy))
