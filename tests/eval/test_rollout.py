@@ -101,3 +101,19 @@ def test_expert_episode_reports_the_picked_subgoal(tmp_path):
     res = evaluate(CountingPolicy(), EvalConfig(env="tabletop", tasks=[0], init_states=[2], image_size=32,
                                                 max_steps=4), tmp_path / "e.json")
     assert res["subgoal_rates"] == {"picked": 0.0}  # moving up never lifts the block
+
+
+def test_temporal_ensemble_weights_every_chunk_covering_the_step_oldest_first(tmp_path):
+    from spatial_forcing.eval.config import protocol
+    from spatial_forcing.eval.episode import TemporalEnsemble
+
+    ens = TemporalEnsemble(np.log(2.0))  # weights 1, 1/2, 1/4 from the oldest chunk on
+    assert ens.add(np.zeros((2, 1))) == pytest.approx([0.0])
+    assert ens.add(np.ones((2, 1))) == pytest.approx([1 / 3])  # (1 x 0 + 1/2 x 1) / 1.5
+    assert ens.add(np.full((2, 1), 4.0)) == pytest.approx([(1 + 0.5 * 4) / 1.5])  # the first chunk has ended
+    policy = CountingPolicy(chunk=4)
+    cfg = EvalConfig(env="tabletop", tasks=[0], init_states=[3], image_size=32, max_steps=10,
+                     temporal_ensemble=0.01)
+    evaluate(policy, cfg, tmp_path / "e.json")
+    assert policy.calls == 10  # a query every step
+    assert protocol(cfg)["temporal_ensemble"] == 0.01 and "temporal_ensemble" not in protocol(EvalConfig())

@@ -24,9 +24,12 @@ def run_episode(env, act: ActFn, instruction: str, init_state: int, max_steps: i
     for _ in range(cfg.num_steps_wait):
         obs, _, _, _, info = env.step(np.asarray(cfg.wait_action, dtype=np.float32))
     steps = 0
+    ensemble = TemporalEnsemble(cfg.temporal_ensemble) if cfg.temporal_ensemble > 0 else None
     while steps < max_steps:
         chunk = act([obs], [instruction])[0]
         n = cfg.open_loop_steps or len(chunk)
+        if ensemble is not None:
+            chunk, n = ensemble.add(chunk)[None], 1
         for action in chunk[:n]:
             obs, _, terminated, truncated, info = env.step(np.clip(action, -1.0, 1.0).astype(np.float32))
             steps += 1
@@ -36,6 +39,22 @@ def run_episode(env, act: ActFn, instruction: str, init_state: int, max_steps: i
             if info.get("success") or terminated or truncated or steps >= max_steps:
                 return bool(info.get("success")), steps, info
     return bool(info.get("success")), steps, info
+
+
+class TemporalEnsemble:
+    """ACT's temporal ensembling: `add(chunk)` once per step with the chunk predicted at that step; returns the
+    action to execute, the mean of every stored chunk's prediction for this step weighted exp(-m * i), i = 0 for
+    the oldest."""
+
+    def __init__(self, m: float) -> None:
+        self.m = m
+        self.chunks: list[np.ndarray] = []  # chunks still covering the current step, oldest first
+
+    def add(self, chunk: np.ndarray) -> np.ndarray:
+        self.chunks = [c[1:] for c in self.chunks if len(c) > 1] + [np.asarray(chunk)]
+        weights = np.exp(-self.m * np.arange(len(self.chunks)))
+        actions = np.stack([c[0] for c in self.chunks])
+        return (weights[:, None] * actions).sum(0) / weights.sum()
 
 
 def play_episode(env, act: ActFn, spec, task_id: int, init_state: int, cfg: EvalConfig) -> dict:
