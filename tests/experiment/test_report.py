@@ -109,6 +109,9 @@ def test_report_has_one_section_per_claim_with_verdicts_by_the_rule(experiment, 
     assert data["extra"]["fractions"] == [0.5, 1.0] and "smallest fraction, 0.5" in data["note"]
     assert data["comparisons"][0]["label"] == "sf - baseline @ 0.5"
     assert data["comparisons"][0]["mean"] == pytest.approx(0.8 / 3 + 0.1)
+    data_held_out = data["secondary"][1]  # the held-out loss per fraction, beside the verdict
+    assert data_held_out["key"] == "final_val_action_loss" and data_held_out["verdict"] == "supported"
+    assert data_held_out["comparisons"][0]["label"] == "sf - baseline @ 0.5"
     assert set(claims["adaptive"][0]["extra"]["layer_weights"]["sf_adaptive"]) == {"1", "2"}
     probe = claims["depth_probe"][0]
     assert probe["reference"] == "baseline" and probe["verdict"] == "supported"  # lower AbsRel with SF

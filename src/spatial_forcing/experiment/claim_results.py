@@ -97,19 +97,31 @@ def _compared(metric: str, values: dict[str, PerSeed], reference: str, direction
 
 
 def _fractions(plan: ExperimentPlan, summary: dict, variants: list[str], direction: int) -> dict:
-    """Success per variant and data fraction; the verdict is read at the smallest fraction (the paper's 5%)."""
+    """Success per variant and data fraction; the verdict is read at the smallest fraction (the paper's 5%).
+    Secondary: the same for each action loss the runs logged (lower for the variant the paper favours)."""
+    out = _by_fraction(plan, summary, variants, direction, "success", "final success per data fraction")
+    out["secondary"] = []
+    for key, metric in SECONDARY.items():
+        loss = _by_fraction(plan, summary, variants, -direction, key, f"{metric} per data fraction")
+        if all(r["n"] for r in loss["rows"]):
+            out["secondary"].append({**loss, "key": key})
+    return out
+
+
+def _by_fraction(plan: ExperimentPlan, summary: dict, variants: list[str], direction: int, key: str,
+                 metric: str) -> dict:
     fractions = sorted(plan.fractions)
-    table = {f: {v: _per_seed(summary, plan.cells_of(v)[f]) for v in variants} for f in fractions}
+    table = {f: {v: _per_seed(summary, plan.cells_of(v)[f], key) for v in variants} for f in fractions}
     rows, comparisons = [], []
     for f in fractions:
         rows += [_row(f"{v} @ {f:g}", table[f][v]) for v in variants]
         comparisons += [_comparison(f"{v} - {variants[0]} @ {f:g}", table[f][variants[0]], table[f][v], direction)
                         for v in variants[1:]]
     smallest = [c["verdict"] for c in comparisons[: len(variants) - 1]]
-    return {"metric": "final success per data fraction", "reference": variants[0], "rows": rows,
+    return {"metric": metric, "reference": variants[0], "rows": rows,
             "comparisons": comparisons, "verdict": claim_verdict(smallest),
             "extra": {"fractions": fractions,
-                      "success": {v: [_row(f"{f:g}", table[f][v]) for f in fractions] for v in variants}},
+                      key: {v: [_row(f"{f:g}", table[f][v]) for f in fractions] for v in variants}},
             "note": f"verdict at the smallest fraction, {fractions[0]:g}"}
 
 
