@@ -27,10 +27,11 @@ def run_episode(env, act: ActFn, instruction: str, init_state: int, max_steps: i
     ensemble = TemporalEnsemble(cfg.temporal_ensemble) if cfg.temporal_ensemble > 0 else None
     while steps < max_steps:
         chunk = act([obs], [instruction])[0]
-        n = cfg.open_loop_steps or len(chunk)
-        if ensemble is not None:
-            chunk, n = ensemble.add(chunk)[None], 1
-        for action in chunk[:n]:
+        if ensemble is not None:  # one action per query
+            actions = ensemble.add(chunk)[None]
+        else:
+            actions = chunk[:cfg.open_loop_steps or len(chunk)]
+        for action in actions:
             obs, _, terminated, truncated, info = env.step(np.clip(action, -1.0, 1.0).astype(np.float32))
             steps += 1
             if frames is not None:

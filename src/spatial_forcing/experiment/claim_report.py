@@ -83,10 +83,9 @@ def _head(dirs: list[str | Path], found: dict[str, list[dict]]) -> list[str]:
     for claim, spec in CLAIMS.items():
         paper = "; ".join(f"{k}: {v}" for k, v in spec.paper_numbers.items())
         several = len(found[claim]) > 1  # then each measurement names its experiment
-        ours = "; ".join(f"{Path(m['source']).name + ': ' if several else ''}{_diffs(m)}"
-                         for m in found[claim] if m["comparisons"]) or "-"
-        held_out = "; ".join(f"{Path(m['source']).name + ': ' if several else ''}{_diffs(s)}"
-                             for m in found[claim] for s in m.get("secondary", [])
+        name = (lambda m: Path(m["source"]).name + ": ") if several else (lambda m: "")
+        ours = "; ".join(f"{name(m)}{_diffs(m)}" for m in found[claim] if m["comparisons"]) or "-"
+        held_out = "; ".join(f"{name(m)}{_diffs(s)}" for m in found[claim] for s in m.get("secondary", [])
                              if s["key"] == "final_val_action_loss" and s["comparisons"]) or "-"
         lines.append(f"| {spec.title} | {paper} | {ours} | {_overall(found[claim])} | {held_out} |")
     return lines + [""]

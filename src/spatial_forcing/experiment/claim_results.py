@@ -11,6 +11,7 @@ A success claim's measurement also holds "secondary": the same comparison of eac
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from spatial_forcing.experiment.claims import CLAIMS
 from spatial_forcing.experiment.curves import TOLERANCE, read_metrics, seed_band, series
@@ -45,7 +46,8 @@ def experiment_claims(exp_dir: str | Path) -> dict[str, dict]:
             cells = {v: _full_cell(plan, v) for v in variants}
             out[claim] = _compared("final success", {v: _per_seed(summary, c) for v, c in cells.items()},
                                    variants[0], direction)
-            out[claim]["secondary"] = _secondary(summary, cells, variants[0], direction)
+            out[claim]["secondary"] = _secondary(lambda key, metric: _compared(
+                metric, {v: _per_seed(summary, c, key) for v, c in cells.items()}, variants[0], -direction))
         out[claim]["source"] = str(exp_dir)
         if claim == "adaptive":
             out[claim]["extra"]["layer_weights"] = _layer_weights(plan, exp_dir, variants)
@@ -64,14 +66,15 @@ def _per_seed(summary: dict, cell: str, key: str = "success") -> PerSeed:
     return {int(s): float(v) for s, v in per_seed.items() if v is not None}
 
 
-def _secondary(summary: dict, cells: dict[str, str], reference: str, direction: int) -> list[dict]:
-    """The same comparison on the action losses the runs logged (SECONDARY), read in the claim's direction
-    (a lower loss for the variant the paper favours); never part of the claim's verdict."""
+def _secondary(measure: Callable[[str, str], dict]) -> list[dict]:
+    """`measure(key, metric)` for each action loss of SECONDARY that every compared cell logged, tagged with
+    its key. Callers read it in the claim's opposite direction (a lower loss for the variant the paper
+    favours); it is never part of the claim's verdict."""
     out = []
     for key, metric in SECONDARY.items():
-        values = {v: _per_seed(summary, c, key) for v, c in cells.items()}
-        if all(values.values()):
-            out.append({**_compared(metric, values, reference, -direction), "key": key})
+        measurement = measure(key, metric)
+        if all(r["n"] for r in measurement["rows"]):
+            out.append({**measurement, "key": key})
     return out
 
 
@@ -100,11 +103,8 @@ def _fractions(plan: ExperimentPlan, summary: dict, variants: list[str], directi
     """Success per variant and data fraction; the verdict is read at the smallest fraction (the paper's 5%).
     Secondary: the same for each action loss the runs logged (lower for the variant the paper favours)."""
     out = _by_fraction(plan, summary, variants, direction, "success", "final success per data fraction")
-    out["secondary"] = []
-    for key, metric in SECONDARY.items():
-        loss = _by_fraction(plan, summary, variants, -direction, key, f"{metric} per data fraction")
-        if all(r["n"] for r in loss["rows"]):
-            out["secondary"].append({**loss, "key": key})
+    out["secondary"] = _secondary(lambda key, metric: _by_fraction(plan, summary, variants, -direction, key,
+                                                                   f"{metric} per data fraction"))
     return out
 
 

@@ -23,6 +23,11 @@ def dataset_dir(plan: ExperimentPlan, out_dir: str | Path, section: str = "datas
     return (Path(out_dir) / GENERATED_DIRS[section]).resolve()
 
 
+def dataset_sections(plan: ExperimentPlan) -> list[str]:
+    """The dataset sections the plan has: always `dataset`, and `val_dataset` when given."""
+    return [section for section in GENERATED_DIRS if getattr(plan, section)]
+
+
 def val_dataset_dir(plan: ExperimentPlan, out_dir: str | Path) -> Path | str:
     """The held-out dataset of every run, or "" when the plan has none."""
     return dataset_dir(plan, out_dir, "val_dataset") if plan.val_dataset else ""

@@ -27,8 +27,8 @@ from tqdm import tqdm
 
 from spatial_forcing.experiment.caches import cache_plan, needs_cache, warm_caches
 from spatial_forcing.experiment.compat import plan_change
-from spatial_forcing.experiment.dataset import (GENERATED_DIRS, dataset_dir, dataset_ready, ensure_dataset,
-                                                val_dataset_dir)
+from spatial_forcing.experiment.dataset import (GENERATED_DIRS, dataset_dir, dataset_ready, dataset_sections,
+                                                ensure_dataset, val_dataset_dir)
 from spatial_forcing.experiment.plan import ExperimentPlan
 from spatial_forcing.experiment.runs import Run, experiment_runs
 from spatial_forcing.experiment.summary import write_summary
@@ -81,9 +81,8 @@ def run_experiment(plan: ExperimentPlan, out_dir: str | Path, jobs: int = 1,
         return Outcome(len(runs), len(selected), [], {}, 0, None)
 
     write_json(out_dir / "plan.json", resolved_plan(plan, out_dir))
-    ensure_dataset(plan, out_dir)
-    if plan.val_dataset:
-        ensure_dataset(plan, out_dir, "val_dataset")
+    for section in dataset_sections(plan):
+        ensure_dataset(plan, out_dir, section)
     to_warm = [r for r in todo if not r.trained]
     caches = len(cache_plan(to_warm))
     overlap = overlap_caches and jobs > 1 and caches > 0 and any(not needs_cache(r) for r in todo)
@@ -118,8 +117,8 @@ def _check_out_dir(plan: ExperimentPlan, out_dir: Path) -> None:
     change = plan_change(read_json(path), plan)
     if not change:
         return
-    made = [out_dir / f"{name}{suffix}" for section, name in GENERATED_DIRS.items() for suffix in ("", ".work")
-            if "generate" in getattr(plan, section) and (out_dir / f"{name}{suffix}").exists()]
+    made = [p for section in dataset_sections(plan) if "generate" in getattr(plan, section)
+            for p in (out_dir / GENERATED_DIRS[section], out_dir / f"{GENERATED_DIRS[section]}.work") if p.exists()]
     made += list((out_dir / "runs").glob("*/seed*"))
     if made:
         raise SFError(f"{path} was made from a different plan ({change}); only seeds or variants may be "
@@ -267,7 +266,7 @@ def _data_line(plan: ExperimentPlan, out_dir: Path, section: str) -> str:
 
 def _dry_run_text(plan: ExperimentPlan, out_dir: Path, runs: list[Run], selected: list[Run], todo: list[Run],
                   jobs: int, threads: int) -> str:
-    data = "\n".join(_data_line(plan, out_dir, s) for s in GENERATED_DIRS if getattr(plan, s))
+    data = "\n".join(_data_line(plan, out_dir, s) for s in dataset_sections(plan))
     caches = len(cache_plan([r for r in todo if not r.trained]))
     lines = [f"experiment {plan.name!r} in {out_dir}: {len(runs)} runs ({len(plan.cells)} variants x "
              f"{len(plan.seeds)} seeds), {len(selected)} selected, {len(todo)} to do; --jobs {jobs}, "
