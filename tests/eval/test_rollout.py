@@ -117,3 +117,9 @@ def test_temporal_ensemble_weights_every_chunk_covering_the_step_oldest_first(tm
     evaluate(policy, cfg, tmp_path / "e.json")
     assert policy.calls == 10  # a query every step
     assert protocol(cfg)["temporal_ensemble"] == 0.01 and "temporal_ensemble" not in protocol(EvalConfig())
+    for bad, message in ((dict(temporal_ensemble=-0.1), "--temporal-ensemble must be a number >= 0"),
+                         (dict(temporal_ensemble=0.01, open_loop_steps=2), "drop --open-loop-steps")):
+        with pytest.raises(SFError, match=message):
+            evaluate(CountingPolicy(), EvalConfig(env="tabletop", tasks=[0], init_states=[3], image_size=32,
+                                                  **bad), tmp_path / "bad.json")
+    assert not (tmp_path / "bad.json").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -34,6 +35,10 @@ def _check(cfg: EvalConfig, suite) -> list[int]:
             raise SFError(f"--init-states {bad} out of range for task {t} (0..{suite.num_init_states(t) - 1})")
     if cfg.workers < 1:
         raise SFError(f"--workers must be >= 1, got {cfg.workers}")
+    if not (math.isfinite(cfg.temporal_ensemble) and cfg.temporal_ensemble >= 0):
+        raise SFError(f"--temporal-ensemble must be a number >= 0 (0 = off), got {cfg.temporal_ensemble}")
+    if cfg.temporal_ensemble and cfg.open_loop_steps:
+        raise SFError("--temporal-ensemble executes one action per query; drop --open-loop-steps")
     return task_ids
 
 
