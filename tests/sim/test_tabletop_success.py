@@ -58,3 +58,39 @@ def test_truncates_at_max_steps(suite):
         *_, terminated, truncated, info = env.step(OPEN)
         assert truncated == (k == env.max_steps - 1) and not terminated
     env.close()
+
+
+def _lift_env(suite, state: int = 3):
+    env = suite.make_env(9, cameras=False)
+    env.reset(options={"init_state": state})
+    assert env.task.goal == "lift" and env.place == ""
+    return env
+
+
+def test_lift_task_succeeds_only_when_held_up(suite):
+    """Task 9: the expert's grasp-and-lift succeeds and terminates; the same height reached without the
+    fingers (block teleported up, gripper open) does not count, nor does a block that never left the table."""
+    env = _lift_env(suite)
+    expert = suite.expert(env)
+    obs = env._observation(render_images=False)
+    z0 = env.prop_positions()[env.pick][2]
+    for _ in range(env.max_steps):
+        obs, reward, terminated, truncated, info = env.step(expert(obs))
+        if terminated or truncated:
+            break
+    assert terminated and info["success"] and info["picked"] and reward == 1.0
+    assert env.prop_positions()[env.pick][2] >= z0 + 0.05  # the block is up ...
+    assert env.success_check.touching(env.data, env.model.geom(env.pick).id)  # ... and in the fingers
+    env.close()
+
+    env = _lift_env(suite)
+    m, d = env.model, env.data
+    adr = m.jnt_qposadr[m.joint(env.pick).id]
+    d.qpos[adr + 2] += 0.1  # 10 cm up, nothing holding it
+    *_, info = env.step(OPEN)
+    assert not info["success"]
+    env.reset(options={"init_state": 4})
+    for _ in range(5):
+        *_, info = env.step(OPEN)
+    assert not info["success"]
+    env.close()

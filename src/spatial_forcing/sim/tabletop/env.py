@@ -199,7 +199,10 @@ class TabletopEnv(gym.Env):
         return {n: self.data.xpos[self.model.body(n).id].copy() for n in self.family.props}
 
     def is_success(self) -> bool:
-        """The task predicate: picked block resting on the target, gripper released."""
+        """The task predicate: picked block resting on the target, gripper released (or, for a lift task,
+        held LIFT_HEIGHT above where it stood)."""
+        if self.task.goal == "lift":
+            return self.success_check.lifted(self.data, self.pick, self._pick_z0)
         return self.success_check(self.data, self.pick, self.place)
 
     def render_observation(self) -> dict[str, np.ndarray]:

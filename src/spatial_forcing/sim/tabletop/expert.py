@@ -2,7 +2,7 @@
 
 It reads the block and target poses from the simulator at the start of each episode and follows one fixed
 sequence of straight, constant-speed segments (chunk-friendly): above the block, down, close, up, across,
-down onto the target, open, up. Yaw is never commanded (action[3:6] = 0).
+down onto the target, open, up (a lift task stops after "up"). Yaw is never commanded (action[3:6] = 0).
 """
 
 from __future__ import annotations
@@ -45,15 +45,21 @@ class ScriptedExpert:
         """Waypoints from the current poses of the block to pick and the target to place it on."""
         env = self.env
         poses = env.prop_positions()
-        block, base = poses[env.pick], poses[env.place]
-        place_z = base[2] + scene.PROPS[env.place].height + scene.BLOCK_HALF + RELEASE_GAP
+        block = poses[env.pick]
         above_block = np.array([block[0], block[1], HOVER_Z])
-        above_place = np.array([base[0], base[1], HOVER_Z])
-        return [
+        grasp = [
             Phase(above_block, -1.0),
             Phase(block.copy(), -1.0),
             Phase(block.copy(), 1.0, wait=CLOSE_STEPS),
             Phase(above_block, 1.0),
+        ]
+        if not env.place:  # a lift task: done once the block is up
+            return grasp
+        base = poses[env.place]
+        place_z = base[2] + scene.PROPS[env.place].height + scene.BLOCK_HALF + RELEASE_GAP
+        above_place = np.array([base[0], base[1], HOVER_Z])
+        return [
+            *grasp,
             Phase(above_place, 1.0),
             Phase(np.array([base[0], base[1], place_z]), 1.0),
             Phase(np.array([base[0], base[1], place_z]), -1.0, wait=OPEN_STEPS),

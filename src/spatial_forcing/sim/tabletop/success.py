@@ -1,4 +1,5 @@
-"""The tabletop success predicate: the picked block rests on the target and the gripper has let go."""
+"""The tabletop success predicates: the picked block rests on the target and the gripper has let go
+("place" tasks), or the block is held in the fingers LIFT_HEIGHT above where it stood ("lift" tasks)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ XY_TOL = 0.045  # max horizontal distance of block centre from target centre (m)
 Z_TOL = 0.008  # max |block bottom - target top| (m)
 MAX_SPEED = 0.05  # max block linear speed (m/s): it must be resting
 OPEN_FRACTION = 0.5  # gripper command must be at least this fraction of fully open
+LIFT_HEIGHT = 0.05  # a lift task succeeds once the block centre is this far above its start (m), in the fingers
 
 
 class SuccessCheck:
@@ -39,6 +41,14 @@ class SuccessCheck:
         if float(np.min(data.ctrl)) < OPEN_FRACTION * scene.FINGER_OPEN:
             return False
         return not self.touching(data, m.geom(pick).id)
+
+    def lifted(self, data: mujoco.MjData, pick: str, z0: float) -> bool:
+        """Lift predicate: block `pick` LIFT_HEIGHT above its starting height `z0`, touching a finger (held,
+        not thrown or resting on something)."""
+        m = self.model
+        if data.xpos[m.body(pick).id][2] < z0 + LIFT_HEIGHT:
+            return False
+        return self.touching(data, m.geom(pick).id)
 
     def touching(self, data: mujoco.MjData, geom: int) -> bool:
         """Whether any finger geom is in contact with `geom`."""

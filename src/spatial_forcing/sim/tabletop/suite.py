@@ -21,8 +21,9 @@ SPLITS = {"eval": (EVAL_SEED, NUM_INIT_STATES), "train": (TRAIN_SEED, 200)}
 
 
 class TabletopSuite:
-    """Eight spatial-relation pick-and-place tasks with fixed initial states ("tabletop": the 50 evaluation
-    states per task; "tabletop_train": 200 other states per task, for demonstrations)."""
+    """Eight spatial-relation pick-and-place tasks and two one-block rungs below them (8: pick and place,
+    9: lift), with fixed initial states ("tabletop": the 50 evaluation states per task; "tabletop_train":
+    200 other states per task, for demonstrations)."""
 
     supports_geometry = True  # render_depth envs give segmentation too: sf generate --record-geometry
     feature_names = {ENV_STATE_KEY: ENV_STATE_NAMES}  # per-column names of dataset features (meta/info.json)

@@ -1,6 +1,7 @@
 """The tabletop tasks. Tasks 0-7 pick one of two identical red blocks (or place onto one of two identical
 plates) and only a spatial relation in the instruction tells which. Task 8 is the ladder's first rung: one
-block, one plate, nothing to choose; it still needs the block's position read from the images.
+block, one plate, nothing to choose; it still needs the block's position read from the images. Task 9, the
+rung below it, is the same scene with a shorter goal: grasp the block and lift it (the plate is a distractor).
 Conventions, as seen in `agentview`: "left" is image-left (world -y); "closer to the robot" is smaller
 world x (the robot stands at -x).
 """
@@ -49,11 +50,13 @@ class TabletopTask:
 
     spec: TaskSpec  # name, instruction, max_steps
     family: str  # key into layouts.FAMILIES
-    choose: Chooser  # which block to pick and where to put it
+    choose: Chooser  # which block to pick and where to put it ("" for a lift task: nowhere)
+    goal: str = "place"  # "place": block resting on the target, released; "lift": block held LIFT_HEIGHT up
 
 
-def _task(name: str, instruction: str, family: str, choose: Chooser, max_steps: int) -> TabletopTask:
-    return TabletopTask(TaskSpec(name, instruction, max_steps), family, choose)
+def _task(name: str, instruction: str, family: str, choose: Chooser, max_steps: int,
+          goal: str = "place") -> TabletopTask:
+    return TabletopTask(TaskSpec(name, instruction, max_steps), family, choose, goal)
 
 
 # max_steps: the scripted expert needs 56-72 steps on average (longest 87) over the 50 fixed initial states,
@@ -79,4 +82,7 @@ TASKS: list[TabletopTask] = [
           "plates", _plate_by(-1.0), 140),
     _task("single_block", "pick up the red block and place it on the plate",
           "single", lambda poses: ("block_0", "plate_0"), 140),
+    # the expert lifts in 29 steps on average (20-37) over the 50 fixed states: 60 is about twice that
+    _task("lift_block", "pick up the red block and lift it", "single", lambda poses: ("block_0", ""), 60,
+          goal="lift"),
 ]
