@@ -80,7 +80,7 @@ def test_lift_task_succeeds_only_when_held_up(suite):
             break
     assert terminated and info["success"] and info["picked"] and reward == 1.0
     assert env.prop_positions()[env.pick][2] >= z0 + 0.05  # the block is up ...
-    assert env.success_check.touching(env.data, env.model.geom(env.pick).id)  # ... and in the fingers
+    assert env.success_check.held(env.data, env.model.geom(env.pick).id)  # ... between both fingers
     env.close()
 
     env = _lift_env(suite)
@@ -94,3 +94,34 @@ def test_lift_task_succeeds_only_when_held_up(suite):
         *_, info = env.step(OPEN)
     assert not info["success"]
     env.close()
+
+
+def test_lift_plan_and_subgoal_order(suite):
+    """The lift expert's plan is grasp-and-up only (never towards the plate); on the way up the 3 cm `picked`
+    sub-goal comes before the 5 cm success."""
+    env = _lift_env(suite, state=7)
+    expert = suite.expert(env)
+    obs = env._observation(render_images=False)
+    block = env.prop_positions()[env.pick]
+    phases = expert.plan()
+    assert len(phases) == 4 and np.allclose(phases[-1].target[:2], block[:2]) and phases[-1].gripper == 1.0
+    picked_at = success_at = None
+    for t in range(env.max_steps):
+        obs, _, terminated, _, info = env.step(expert(obs))
+        if info["picked"] and picked_at is None:
+            picked_at = t
+        if terminated:
+            success_at = t
+            break
+    assert picked_at is not None and success_at is not None and picked_at < success_at
+    env.close()
+
+
+def test_task_goal_is_checked():
+    import pytest
+
+    from spatial_forcing.sim.suite import TaskSpec
+    from spatial_forcing.sim.tabletop.tasks import TabletopTask
+
+    with pytest.raises(ValueError, match="goal 'lifts'"):
+        TabletopTask(TaskSpec("x", "lift it", 10), "single", lambda poses: ("block_0", ""), goal="lifts")

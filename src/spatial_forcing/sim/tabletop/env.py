@@ -153,6 +153,8 @@ class TabletopEnv(gym.Env):
             state = self._layout_state(layouts.sample_layout(self.family, self.np_random))
         self.set_sim_state(state)
         self.pick, self.place = self.task.choose(self.prop_positions())
+        if (self.task.goal == "lift") != (self.place == ""):
+            raise SFError(f"task {self.task.spec.name}: goal {self.task.goal!r} but place {self.place!r}")
         self._pick_z0 = float(self.prop_positions()[self.pick][2])
         self.picked = False  # has the instructed block been lifted 3 cm (a sub-goal, for diagnostics)?
         self.elapsed = 0

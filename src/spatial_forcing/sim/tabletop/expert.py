@@ -53,7 +53,7 @@ class ScriptedExpert:
             Phase(block.copy(), 1.0, wait=CLOSE_STEPS),
             Phase(above_block, 1.0),
         ]
-        if not env.place:  # a lift task: done once the block is up
+        if env.task.goal == "lift":  # done once the block is up
             return grasp
         base = poses[env.place]
         place_z = base[2] + scene.PROPS[env.place].height + scene.BLOCK_HALF + RELEASE_GAP

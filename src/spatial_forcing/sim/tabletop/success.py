@@ -20,7 +20,8 @@ LIFT_HEIGHT = 0.05  # a lift task succeeds once the block centre is this far abo
 
 
 class SuccessCheck:
-    """Callable `(data, pick, place) -> bool` bound to one model."""
+    """Callable `(data, pick, place) -> bool` (the place predicate) bound to one model; `lifted` is the lift
+    predicate."""
 
     def __init__(self, model: mujoco.MjModel):
         self.model = model
@@ -43,17 +44,26 @@ class SuccessCheck:
         return not self.touching(data, m.geom(pick).id)
 
     def lifted(self, data: mujoco.MjData, pick: str, z0: float) -> bool:
-        """Lift predicate: block `pick` LIFT_HEIGHT above its starting height `z0`, touching a finger (held,
-        not thrown or resting on something)."""
+        """Lift predicate: block `pick` LIFT_HEIGHT above its starting height `z0`, touched by both fingers
+        (held between them: not thrown, not resting on a prop or pinned by one finger)."""
         m = self.model
         if data.xpos[m.body(pick).id][2] < z0 + LIFT_HEIGHT:
             return False
-        return self.touching(data, m.geom(pick).id)
+        return self.held(data, m.geom(pick).id)
+
+    def held(self, data: mujoco.MjData, geom: int) -> bool:
+        """Whether both fingers are in contact with `geom`."""
+        return all(self._contact(data, geom, {f}) for f in self._fingers)
 
     def touching(self, data: mujoco.MjData, geom: int) -> bool:
         """Whether any finger geom is in contact with `geom`."""
+        return self._contact(data, geom, self._fingers)
+
+    @staticmethod
+    def _contact(data: mujoco.MjData, geom: int, others: set[int]) -> bool:
+        """Whether `geom` is in contact with any geom of `others`."""
         g1 = np.asarray(data.contact.geom1[:data.ncon])
         g2 = np.asarray(data.contact.geom2[:data.ncon])
-        fingers = list(self._fingers)
-        hit = ((g1 == geom) & np.isin(g2, fingers)) | ((g2 == geom) & np.isin(g1, fingers))
+        ids = list(others)
+        hit = ((g1 == geom) & np.isin(g2, ids)) | ((g2 == geom) & np.isin(g1, ids))
         return bool(hit.any())

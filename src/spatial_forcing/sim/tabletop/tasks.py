@@ -16,7 +16,8 @@ import numpy as np
 from spatial_forcing.sim.suite import TaskSpec
 
 Poses = dict[str, np.ndarray]  # prop name -> world position of its body (x, y, z)
-Chooser = Callable[[Poses], tuple[str, str]]  # current poses -> (body to pick, body to place it on)
+Chooser = Callable[[Poses], tuple[str, str]]  # current poses -> (body to pick, body to place it on, "" to lift)
+GOALS = ("place", "lift")  # what a task asks for (TabletopTask.goal)
 
 BLOCKS = ("block_0", "block_1")
 
@@ -53,14 +54,18 @@ class TabletopTask:
     choose: Chooser  # which block to pick and where to put it ("" for a lift task: nowhere)
     goal: str = "place"  # "place": block resting on the target, released; "lift": block held LIFT_HEIGHT up
 
+    def __post_init__(self) -> None:
+        if self.goal not in GOALS:
+            raise ValueError(f"task {self.spec.name}: goal {self.goal!r}; expected one of {GOALS}")
+
 
 def _task(name: str, instruction: str, family: str, choose: Chooser, max_steps: int,
           goal: str = "place") -> TabletopTask:
     return TabletopTask(TaskSpec(name, instruction, max_steps), family, choose, goal)
 
 
-# max_steps: the scripted expert needs 56-72 steps on average (longest 87) over the 50 fixed initial states,
-# so 140 is about twice its mean episode length.
+# max_steps of the pick-and-place tasks: the scripted expert needs 56-72 steps on average (longest 87) over the
+# 50 fixed initial states, so 140 is about twice its mean episode length.
 TASKS: list[TabletopTask] = [
     _task("left_of_cylinder", "pick up the red block left of the blue cylinder and place it on the plate",
           "blocks", _pick_by(lambda p: p[1]), 140),
