@@ -64,8 +64,8 @@ def _task(name: str, instruction: str, family: str, choose: Chooser, max_steps: 
     return TabletopTask(TaskSpec(name, instruction, max_steps), family, choose, goal)
 
 
-# max_steps of the pick-and-place tasks: the scripted expert needs 56-72 steps on average (longest 87) over the
-# 50 fixed initial states, so 140 is about twice its mean episode length.
+# max_steps of the pick-and-place tasks: the scripted expert needs 51-67 steps on average over the 50 fixed
+# initial states (`sf expert-check`), so 140 is about twice its mean episode length.
 TASKS: list[TabletopTask] = [
     _task("left_of_cylinder", "pick up the red block left of the blue cylinder and place it on the plate",
           "blocks", _pick_by(lambda p: p[1]), 140),
