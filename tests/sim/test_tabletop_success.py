@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from spatial_forcing.sim.suite import TaskSpec
 from spatial_forcing.sim.tabletop import scene
+from spatial_forcing.sim.tabletop.tasks import TabletopTask
 
 OPEN = np.array([0, 0, 0, 0, 0, 0, -1], np.float32)
 
@@ -61,18 +64,18 @@ def test_truncates_at_max_steps(suite):
 
 
 def _lift_env(suite, state: int = 3):
+    """Task 9 reset to fixed state `state`: (env, first observation)."""
     env = suite.make_env(9, cameras=False)
-    env.reset(options={"init_state": state})
+    obs, _ = env.reset(options={"init_state": state})
     assert env.task.goal == "lift" and env.place == ""
-    return env
+    return env, obs
 
 
 def test_lift_task_succeeds_only_when_held_up(suite):
     """Task 9: the expert's grasp-and-lift succeeds and terminates; the same height reached without the
     fingers (block teleported up, gripper open) does not count, nor does a block that never left the table."""
-    env = _lift_env(suite)
+    env, obs = _lift_env(suite)
     expert = suite.expert(env)
-    obs = env._observation(render_images=False)
     z0 = env.prop_positions()[env.pick][2]
     for _ in range(env.max_steps):
         obs, reward, terminated, truncated, info = env.step(expert(obs))
@@ -83,7 +86,7 @@ def test_lift_task_succeeds_only_when_held_up(suite):
     assert env.success_check.held(env.data, env.model.geom(env.pick).id)  # ... between both fingers
     env.close()
 
-    env = _lift_env(suite)
+    env, _ = _lift_env(suite)
     m, d = env.model, env.data
     adr = m.jnt_qposadr[m.joint(env.pick).id]
     d.qpos[adr + 2] += 0.1  # 10 cm up, nothing holding it
@@ -99,9 +102,8 @@ def test_lift_task_succeeds_only_when_held_up(suite):
 def test_lift_plan_and_subgoal_order(suite):
     """The lift expert's plan is grasp-and-up only (never towards the plate); on the way up the 3 cm `picked`
     sub-goal comes before the 5 cm success."""
-    env = _lift_env(suite, state=7)
+    env, obs = _lift_env(suite, state=7)
     expert = suite.expert(env)
-    obs = env._observation(render_images=False)
     block = env.prop_positions()[env.pick]
     phases = expert.plan()
     assert len(phases) == 4 and np.allclose(phases[-1].target[:2], block[:2]) and phases[-1].gripper == 1.0
@@ -118,10 +120,5 @@ def test_lift_plan_and_subgoal_order(suite):
 
 
 def test_task_goal_is_checked():
-    import pytest
-
-    from spatial_forcing.sim.suite import TaskSpec
-    from spatial_forcing.sim.tabletop.tasks import TabletopTask
-
     with pytest.raises(ValueError, match="goal 'lifts'"):
         TabletopTask(TaskSpec("x", "lift it", 10), "single", lambda poses: ("block_0", ""), goal="lifts")

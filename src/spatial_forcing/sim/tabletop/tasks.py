@@ -16,7 +16,7 @@ import numpy as np
 from spatial_forcing.sim.suite import TaskSpec
 
 Poses = dict[str, np.ndarray]  # prop name -> world position of its body (x, y, z)
-Chooser = Callable[[Poses], tuple[str, str]]  # current poses -> (body to pick, body to place it on, "" to lift)
+Chooser = Callable[[Poses], tuple[str, str]]  # current poses -> (body to pick, body to place it on or "")
 GOALS = ("place", "lift")  # what a task asks for (TabletopTask.goal)
 
 BLOCKS = ("block_0", "block_1")
