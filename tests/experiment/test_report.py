@@ -82,7 +82,7 @@ def test_report_has_one_section_per_claim_with_verdicts_by_the_rule(experiment, 
     for number, spec in enumerate(CLAIMS.values(), 1):
         assert f"## {number}. {spec.title}" in text
     assert "**Verdict rule.**" in text and text.count("**Not measured.**") == len(CLAIMS) - 7
-    assert "sf experiment configs/experiments/claims_ablations.json" in text  # how to measure the rest
+    assert "sf experiment configs/experiments/claims_ablations_lift.json" in text  # how to measure the rest
     assert "| OpenVLA-OFT baseline (LIBERO avg) | 97.1 |" in text and "| + Spatial Forcing (LIBERO avg) | 98.5 |" in text
 
     claims = json.loads(report.with_suffix(".json").read_text())["claims"]

@@ -38,10 +38,11 @@ def test_position_mean_is_the_mean_of_the_final_targets_over_the_dataset(dataset
     disk = TargetProvider.for_dataset(teacher, 2, "cache", data)
     cfg = AlignConfig(target_norm=norm, pe_scale=0.5)
     feats = disk(torch.arange(len(data)), None)
-    all_feats = disk.disk[torch.arange(72)].float()  # the cache's statistics cover every frame of the dataset
     acc = FeatureStatsAccumulator()
-    acc.update(all_feats)
+    acc.update(feats)  # statistics of the run's own frames, not of the cache's other episodes
     torch.testing.assert_close(disk.feature_stats.mean, acc.result().mean)
+    torch.testing.assert_close(disk.feature_stats.std, acc.result().std)
+    assert disk.feature_stats.frames == 36
     targets, _ = build_targets(feats, (3, 3), True, 0.5, norm=norm, stats=acc.result())
     mean = disk.position_mean((3, 3), cfg)
     assert mean.shape == (2 * 9, teacher.dim)
@@ -50,9 +51,18 @@ def test_position_mean_is_the_mean_of_the_final_targets_over_the_dataset(dataset
     assert frames == len(data) == 36
     direct = position_diagnostics(targets, targets, None, mean)["position_only_cos"]
     assert cos == pytest.approx(direct, abs=1e-5)
-    if norm != "position_mean":  # the in-memory fallback covers the same frames (its statistics: only these)
-        memory = TargetProvider(teacher, 2, "cache", images_u8=data.images)
-        torch.testing.assert_close(memory.position_mean((3, 3), cfg), mean, atol=2e-3, rtol=2e-3)
+    memory = TargetProvider(teacher, 2, "cache", images_u8=data.images)  # the in-memory fallback: same frames
+    torch.testing.assert_close(memory.position_mean((3, 3), cfg), mean, atol=2e-3, rtol=2e-3)
+
+
+def test_a_dataset_of_every_frame_reads_the_statistics_stored_with_the_cache(dataset, monkeypatch):
+    data = ChunkDataset(dataset, image_size=32)
+    provider = TargetProvider.for_dataset(small_teacher(), 2, "cache", data)
+    acc = FeatureStatsAccumulator()
+    acc.update(provider.disk[torch.arange(72)].float())
+    monkeypatch.setattr(FeatureStatsAccumulator, "update", lambda *a: pytest.fail("recomputed the statistics"))
+    assert provider.feature_stats.frames == 72
+    torch.testing.assert_close(provider.feature_stats.mean, acc.result().mean)
 
 
 def test_online_statistics_come_from_the_teacher_on_a_seeded_subset(dataset):

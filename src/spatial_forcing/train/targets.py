@@ -4,8 +4,9 @@
 cannot be written (read-only location) it falls back to computing the features in memory.
 
 Dataset-level quantities for target normalisation and diagnostics: `feature_stats` (FeatureStats of the raw
-features) and `position_mean(...)` (the per-token mean of the final targets). Cache mode uses every frame;
-online mode a fixed seeded subset of up to STATS_FRAMES dataset frames run once through the teacher."""
+features) and `position_mean(...)` (the per-token mean of the final targets). Cache mode uses every frame
+the run trains on (with `episode_fraction` < 1 only its episodes' frames); online mode a fixed seeded subset of
+up to STATS_FRAMES dataset frames run once through the teacher."""
 
 from __future__ import annotations
 
@@ -98,10 +99,12 @@ class TargetProvider:
 
     @property
     def feature_stats(self) -> FeatureStats:
-        """FeatureStats of the raw teacher features: of the disk cache (all its frames, stored beside it),
-        of the in-memory features, or (online) of the statistics subset."""
+        """FeatureStats of the raw teacher features of the frames the run trains on: those stored beside the
+        disk cache when the dataset covers all its frames, else computed over the dataset's frames (a run on
+        a fraction of the episodes sees no statistics of the others), of the in-memory features, or (online)
+        of the statistics subset."""
         if self._stats is None:
-            if self.disk is not None:
+            if self.disk is not None and self._covers_disk():
                 self._stats = load_feature_stats(self.disk.path, self.disk)
             else:
                 acc = FeatureStatsAccumulator()
@@ -110,8 +113,13 @@ class TargetProvider:
                 self._stats = acc.result()
         return self._stats
 
+    def _covers_disk(self) -> bool:
+        """Whether the dataset's frames are every frame of the disk cache."""
+        frames = torch.unique(self.index)
+        return len(frames) == len(self.disk) and bool((frames == torch.arange(len(self.disk))).all())
+
     def position_mean(self, student_grid: tuple[int, int], cfg: AlignConfig) -> torch.Tensor:
-        """[V*hs*ws, C]: the mean over the dataset frames (cache: all; online: the statistics subset) of
+        """[V*hs*ws, C]: the mean over the dataset frames (cache: all of them; online: the statistics subset) of
         the final targets (normalised per `cfg`, PE, resampled to `student_grid`, no crop)."""
         return self._position_summary(student_grid, cfg)[0]
 
