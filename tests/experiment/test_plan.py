@@ -219,3 +219,13 @@ def test_shipped_plans_are_valid(name):
     if name.startswith("claims_"):
         assert plan.claims
     assert all(v in plan.variants for vs in plan.claims.values() for v in vs)
+
+
+def test_the_libero_plan_evaluates_with_the_reduced_protocol():
+    """`sf experiment` calls `sf eval libero_spatial` with the plan's fields: they must be the protocol's own
+    (`sf eval libero --preset reduced`), not a copy that drifted from it."""
+    from spatial_forcing.cli.eval import libero_eval_values
+
+    plan = load_plan(PLANS / "libero_spatial_reduced.json")
+    expected = libero_eval_values("libero_spatial", "reduced")
+    assert {k: getattr(plan.eval_config(), k) for k in expected} == expected
