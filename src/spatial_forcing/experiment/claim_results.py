@@ -103,14 +103,17 @@ def _fractions(plan: ExperimentPlan, summary: dict, variants: list[str], directi
     """Success per variant and data fraction; the verdict is read at the smallest fraction (the paper's 5%).
     Secondary: the same for each action loss the runs logged (lower for the variant the paper favours)."""
     out = _by_fraction(plan, summary, variants, direction, "success", "final success per data fraction")
+    # the losses of the fractions every compared variant has finished runs of (a grid may be run in parts)
+    done = [f for f in sorted(plan.fractions) if all(_per_seed(summary, plan.cells_of(v)[f]) for v in variants)]
     out["secondary"] = _secondary(lambda key, metric: _by_fraction(plan, summary, variants, -direction, key,
-                                                                   f"{metric} per data fraction"))
+                                                                   f"{metric} per data fraction", done)) if done else []
     return out
 
 
 def _by_fraction(plan: ExperimentPlan, summary: dict, variants: list[str], direction: int, key: str,
-                 metric: str) -> dict:
-    fractions = sorted(plan.fractions)
+                 metric: str, fractions: list[float] | None = None) -> dict:
+    """`key` per variant at `fractions` (default: all of the plan's); the verdict at the smallest."""
+    fractions = sorted(plan.fractions) if fractions is None else fractions
     table = {f: {v: _per_seed(summary, plan.cells_of(v)[f], key) for v in variants} for f in fractions}
     rows, comparisons = [], []
     for f in fractions:
