@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from spatial_forcing.cli.eval import libero_eval_values
 from spatial_forcing.experiment.compat import first_difference, plan_change
 from spatial_forcing.experiment.plan import GENERATE_FIELDS, ExperimentPlan, load_plan
 from spatial_forcing.train.config import TrainConfig
@@ -224,8 +225,6 @@ def test_shipped_plans_are_valid(name):
 def test_the_libero_plan_evaluates_with_the_reduced_protocol():
     """`sf experiment` calls `sf eval libero_spatial` with the plan's fields: they must be the protocol's own
     (`sf eval libero --preset reduced`), not a copy that drifted from it."""
-    from spatial_forcing.cli.eval import libero_eval_values
-
     plan = load_plan(PLANS / "libero_spatial_reduced.json")
     expected = libero_eval_values("libero_spatial", "reduced")
     assert {k: getattr(plan.eval_config(), k) for k in expected} == expected

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 
 import pytest
 
 from spatial_forcing.cli.main import main
 from spatial_forcing.experiment import runner
+from spatial_forcing.experiment.claim_results import experiment_claims
 from spatial_forcing.experiment.claims import CLAIMS
 from spatial_forcing.experiment.plan import ExperimentPlan
 from spatial_forcing.experiment.runs import Run
@@ -183,19 +185,14 @@ def test_step_counts_print_whole_and_rates_with_three_decimals(tmp_path):
     assert "| sf -33 [-90, +24] |" in head  # one: no name
 
 
-
 def test_a_grid_run_in_parts_keeps_the_losses_of_its_finished_fractions(experiment):
     """The 1.0 cells not run yet (sf experiment --only the smaller fractions): the success rows show them with
     no seeds and the held-out loss is still compared at the fraction both variants finished."""
-    import shutil
-
-    from spatial_forcing.experiment.claim_results import experiment_claims
-
     for variant in ("baseline", "sf"):
         shutil.rmtree(experiment / "runs" / f"{variant}_frac1")
     (experiment / "summary.json").unlink()  # summarised again from the runs that exist
     data = experiment_claims(experiment)["data_efficiency"]
     assert [r["n"] for r in data["rows"]] == [3, 3, 0, 0]
-    held_out = [m for m in data["secondary"] if m["key"] == "final_val_action_loss"][0]
+    held_out = next(m for m in data["secondary"] if m["key"] == "final_val_action_loss")
     assert [c["label"] for c in held_out["comparisons"]] == ["sf - baseline @ 0.5"]
     assert held_out["comparisons"][0]["n"] == 3

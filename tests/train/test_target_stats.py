@@ -60,7 +60,8 @@ def test_a_dataset_of_every_frame_reads_the_statistics_stored_with_the_cache(dat
     provider = TargetProvider.for_dataset(small_teacher(), 2, "cache", data)
     acc = FeatureStatsAccumulator()
     acc.update(provider.disk[torch.arange(72)].float())
-    monkeypatch.setattr(FeatureStatsAccumulator, "update", lambda *a: pytest.fail("recomputed the statistics"))
+    recompute = lambda *a: pytest.fail("recomputed the statistics")
+    monkeypatch.setattr(FeatureStatsAccumulator, "update", recompute)
     assert provider.feature_stats.frames == 72
     torch.testing.assert_close(provider.feature_stats.mean, acc.result().mean)
 

@@ -103,10 +103,13 @@ def _fractions(plan: ExperimentPlan, summary: dict, variants: list[str], directi
     """Success per variant and data fraction; the verdict is read at the smallest fraction (the paper's 5%).
     Secondary: the same for each action loss the runs logged (lower for the variant the paper favours)."""
     out = _by_fraction(plan, summary, variants, direction, "success", "final success per data fraction")
-    # the losses of the fractions every compared variant has finished runs of (a grid may be run in parts)
-    done = [f for f in sorted(plan.fractions) if all(_per_seed(summary, plan.cells_of(v)[f]) for v in variants)]
-    out["secondary"] = _secondary(lambda key, metric: _by_fraction(plan, summary, variants, -direction, key,
-                                                                   f"{metric} per data fraction", done)) if done else []
+    # losses at the fractions every compared variant has finished runs of (a grid may be run in parts)
+    done = [f for f in sorted(plan.fractions)
+            if all(_per_seed(summary, plan.cells_of(v)[f]) for v in variants)]
+    out["secondary"] = []
+    if done:
+        out["secondary"] = _secondary(lambda key, metric: _by_fraction(
+            plan, summary, variants, -direction, key, f"{metric} per data fraction", done))
     return out
 
 

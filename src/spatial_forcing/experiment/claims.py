@@ -21,8 +21,8 @@ class Claim:
     suggested: tuple[str, ...]  # variants that plan compares for it, reference first (the "not measured" hint)
 
 
-# The ablations are measured on the lift rung, where the baseline learns in 2,000 steps (on task 8 at 800 steps,
-# `claims_ablations.json`, every variant was at its success floor).
+# The ablations are measured on the lift rung, where the baseline learns in 2,000 steps (on task 8 at 800
+# steps, `claims_ablations.json`, every variant was at its success floor).
 ABLATIONS = "configs/experiments/claims_ablations_lift.json"
 
 CLAIMS: dict[str, Claim] = {

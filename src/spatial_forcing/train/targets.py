@@ -5,8 +5,8 @@ cannot be written (read-only location) it falls back to computing the features i
 
 Dataset-level quantities for target normalisation and diagnostics: `feature_stats` (FeatureStats of the raw
 features) and `position_mean(...)` (the per-token mean of the final targets). Cache mode uses every frame
-the run trains on (with `episode_fraction` < 1 only its episodes' frames); online mode a fixed seeded subset of
-up to STATS_FRAMES dataset frames run once through the teacher."""
+the run trains on (with `episode_fraction` < 1 only its episodes' frames); online mode a fixed seeded
+subset of up to STATS_FRAMES dataset frames run once through the teacher."""
 
 from __future__ import annotations
 
@@ -119,8 +119,8 @@ class TargetProvider:
         return len(frames) == len(self.disk) and bool((frames == torch.arange(len(self.disk))).all())
 
     def position_mean(self, student_grid: tuple[int, int], cfg: AlignConfig) -> torch.Tensor:
-        """[V*hs*ws, C]: the mean over the dataset frames (cache: all of them; online: the statistics subset) of
-        the final targets (normalised per `cfg`, PE, resampled to `student_grid`, no crop)."""
+        """[V*hs*ws, C]: the mean over the dataset frames (cache: all of them; online: the statistics subset)
+        of the final targets (normalised per `cfg`, PE, resampled to `student_grid`, no crop)."""
         return self._position_summary(student_grid, cfg)[0]
 
     def position_only_cos(self, student_grid: tuple[int, int], cfg: AlignConfig) -> tuple[float, int]:
