@@ -1,6 +1,11 @@
-"""A small valid experiment plan for the tests."""
+"""A small valid experiment plan, and a fake run executor that writes what `sf train` + `sf eval` would."""
 
 from __future__ import annotations
+
+import dataclasses
+import json
+
+from spatial_forcing.experiment.runs import Run
 
 
 def make_plan_dict(dataset: str = "data") -> dict:
@@ -14,3 +19,49 @@ def make_plan_dict(dataset: str = "data") -> dict:
         "seeds": [0, 1, 2],
         "eval": {"tasks": [0, 1], "init_states": [0], "image_size": 32},
     }
+
+
+SUCCESS = {"baseline": [0.2, 0.4, 0.3], "sf": [0.5, 0.5, 0.6]}  # final success per seed 0, 1, 2
+CURVES = {"baseline": {2: 0.0, 4: 0.1, 6: 0.3}, "sf": {2: 0.1, 4: 0.3, 6: 0.5}}  # eval/success, every seed
+
+
+class FakeExecutor:
+    """Stands in for `execute_run`: writes what `sf train` + `sf eval` would, records the calls; trains only a
+    run without an exported policy (`trained` lists those); a run of `interrupt` is interrupted (as by Ctrl-C)
+    once its policy is exported, before its evaluation."""
+
+    def __init__(self, fail: set[str] = frozenset(), interrupt: set[str] = frozenset()):
+        self.calls: list[tuple[str, int]] = []
+        self.trained: list[str] = []
+        self.fail = fail
+        self.interrupt = interrupt
+
+    def __call__(self, run: Run, threads: int, after_training=None) -> str | None:
+        self.calls.append((run.name, threads))
+        run.dir.mkdir(parents=True, exist_ok=True)
+        run.write_configs()
+        if run.name in self.fail:
+            return "`sf train` exited with code 1; last lines of train.log:\n    boom"
+        if not run.trained:
+            self._train(run)
+            if after_training is not None:
+                after_training(run)
+        if run.name in self.interrupt:
+            raise KeyboardInterrupt
+        value = SUCCESS[run.variant][run.seed % 3]
+        result = {"success_rate": value, "per_task": {"left_of_cylinder": value, "right_of_cylinder": value},
+                  "subgoal_rates": {"picked": value / 2}, "config": dataclasses.asdict(run.eval_config())}
+        (run.dir / "eval.json").write_text(json.dumps(result))
+        return None
+
+    def _train(self, run: Run) -> None:
+        self.trained.append(run.name)
+        (run.dir / "checkpoints").mkdir(exist_ok=True)  # what a record leaves behind
+        (run.dir / "policy").mkdir(exist_ok=True)
+        (run.dir / "policy" / "model.safetensors").write_bytes(b"weights")
+        sf = run.variant == "sf"
+        rows = [{"step": s, "action_loss": 1.0 / s,
+                 **({"align_cos": 0.5, "position_only_cos": 0.9, "residual_cos": 0.1 * s} if sf else {})}
+                for s in range(1, 7)]
+        rows += [{"step": s, "eval/success": v} for s, v in CURVES[run.variant].items()]
+        (run.dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))

@@ -17,38 +17,7 @@ from spatial_forcing.experiment.runs import Run, plan_runs
 from spatial_forcing.experiment.summary import summarize
 from spatial_forcing.utils.errors import SFError
 
-from experiment_plans import make_plan_dict
-
-SUCCESS = {"baseline": [0.2, 0.4, 0.3], "sf": [0.5, 0.5, 0.6]}  # final success per seed 0, 1, 2
-CURVES = {"baseline": {2: 0.0, 4: 0.1, 6: 0.3}, "sf": {2: 0.1, 4: 0.3, 6: 0.5}}  # eval/success, every seed
-
-
-class FakeExecutor:
-    """Stands in for `execute_run`: writes what `sf train` + `sf eval` would, records the calls."""
-
-    def __init__(self, fail: set[str] = frozenset()):
-        self.calls: list[tuple[str, int]] = []
-        self.fail = fail
-
-    def __call__(self, run: Run, threads: int) -> str | None:
-        self.calls.append((run.name, threads))
-        run.dir.mkdir(parents=True, exist_ok=True)
-        run.write_configs()
-        if run.name in self.fail:
-            return "`sf train` exited with code 1; last lines of train.log:\n    boom"
-        (run.dir / "policy").mkdir(exist_ok=True)
-        (run.dir / "policy" / "model.safetensors").write_bytes(b"")
-        sf = run.variant == "sf"
-        rows = [{"step": s, "action_loss": 1.0 / s,
-                 **({"align_cos": 0.5, "position_only_cos": 0.9, "residual_cos": 0.1 * s} if sf else {})}
-                for s in range(1, 7)]
-        rows += [{"step": s, "eval/success": v} for s, v in CURVES[run.variant].items()]
-        (run.dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-        value = SUCCESS[run.variant][run.seed % 3]
-        result = {"success_rate": value, "per_task": {"left_of_cylinder": value, "right_of_cylinder": value},
-                  "subgoal_rates": {"picked": value / 2}, "config": dataclasses.asdict(run.eval_config())}
-        (run.dir / "eval.json").write_text(json.dumps(result))
-        return None
+from experiment_plans import FakeExecutor, make_plan_dict
 
 
 @pytest.fixture
@@ -130,7 +99,7 @@ def test_a_failed_run_does_not_stop_the_others_and_is_retried(plan, tmp_path, mo
 def test_an_exception_in_one_run_is_its_failure_only(plan, tmp_path, monkeypatch):
     fake = FakeExecutor()
 
-    def flaky(run: Run, threads: int) -> str | None:
+    def flaky(run: Run, threads: int, after_training=None) -> str | None:
         if run.name == "baseline/seed1":
             raise RuntimeError("disk on fire")
         return fake(run, threads)
@@ -263,7 +232,7 @@ def test_caches_are_built_in_a_slot_while_the_baseline_trains(synthetic_dataset,
     events: list[str] = []
     fake = FakeExecutor()
 
-    def executor(run: Run, threads: int) -> str | None:
+    def executor(run: Run, threads: int, after_training=None) -> str | None:
         events.append(f"start {run.name}")
         time.sleep(0.2)
         return fake(run, threads)
@@ -300,7 +269,7 @@ def test_caches_first_with_every_core_when_asked(synthetic_dataset, tmp_path, mo
     events: list[str] = []
     fake = FakeExecutor()
 
-    def executor(run: Run, threads: int) -> str | None:
+    def executor(run: Run, threads: int, after_training=None) -> str | None:
         events.append(f"start {run.name} threads={threads}")
         return fake(run, threads)
 

@@ -17,6 +17,10 @@ class ExperimentCommandConfig:
     jobs: int = 1  # runs at a time, each with max(1, 2 // jobs) threads
     only: list[str] = field(default_factory=list)  # variants to run now, e.g. baseline,sf; [] = all
     dry_run: bool = False  # print what would run, write nothing
+    # directory kept up to date with every run's configs, metrics and evaluation (no weights but the policy
+    # of a run not yet evaluated), e.g. results/<name>: commit it, and the same command on another machine
+    # restores the recorded runs into --out instead of running them again; "" = none
+    record: str = ""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = build_config(ExperimentCommandConfig, overrides_from_args(args))
     outcome = run_experiment(load_plan(cfg.plan), cfg.out, jobs=cfg.jobs, only=cfg.only or None,
-                             dry_run=cfg.dry_run)
+                             dry_run=cfg.dry_run, record=cfg.record or None)
     if cfg.dry_run:
         return 0
     print(table(outcome.summary))

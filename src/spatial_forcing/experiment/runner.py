@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import functools
 import logging
 import os
 import subprocess
@@ -30,6 +31,7 @@ from spatial_forcing.experiment.compat import plan_change
 from spatial_forcing.experiment.dataset import (GENERATED_DIRS, dataset_dir, dataset_ready, dataset_sections,
                                                 ensure_dataset, val_dataset_dir)
 from spatial_forcing.experiment.plan import ExperimentPlan
+from spatial_forcing.experiment.record import restorable, restore_runs, save_experiment, save_run
 from spatial_forcing.experiment.runs import Run, experiment_runs
 from spatial_forcing.experiment.summary import write_summary
 from spatial_forcing.train.config import TrainConfig
@@ -61,28 +63,50 @@ class Outcome:
 
 def run_experiment(plan: ExperimentPlan, out_dir: str | Path, jobs: int = 1,
                    only: Sequence[str] | None = None, dry_run: bool = False,
-                   overlap_caches: bool = True) -> Outcome:
+                   overlap_caches: bool = True, record: str | Path | None = None) -> Outcome:
     """Run whatever is left of the plan in OUT; writes OUT/plan.json, the runs and OUT/summary.*.
 
     `overlap_caches=False` builds the teacher caches with every core before any run starts (instead of in one
-    slot beside the baseline): shorter for one baseline and one SF run, which then train side by side."""
+    slot beside the baseline): shorter for one baseline and one SF run, which then train side by side.
+    `record`: a directory kept up to date with the runs' small files (`experiment.record`), from which the
+    runs it holds are first restored into OUT."""
     out_dir = Path(out_dir)
     if jobs < 1:
         raise SFError(f"--jobs must be >= 1, got {jobs}")
     _check_out_dir(plan, out_dir)
+    record = Path(record) if record else None
+    if record is not None:
+        if record.resolve() == out_dir.resolve():
+            raise SFError(f"--record {record}: the same directory as --out; give another one, e.g. "
+                          f"results/<name>")
+        _check_out_dir(plan, record)
     runs = experiment_runs(plan, out_dir)
     selected = _select(runs, only, plan)
+    if dry_run:
+        for run in runs:
+            run.check()
+        todo = [r for r in selected if not r.finished]
+        text = _dry_run_text(plan, out_dir, runs, selected, todo, jobs, max(1, CORES // jobs))
+        print(text + (f"\nrecord: {record} ({len(restorable(runs, out_dir, record))} run(s) to restore into "
+                      f"{out_dir} first)" if record is not None else ""))
+        return Outcome(len(runs), len(selected), [], {}, 0, None)
+    if record is not None:
+        restore_runs(runs, out_dir, record)
     for run in runs:
         run.check()
     todo = [r for r in selected if not r.finished]
     threads = max(1, CORES // jobs)
-    if dry_run:
-        print(_dry_run_text(plan, out_dir, runs, selected, todo, jobs, threads))
-        return Outcome(len(runs), len(selected), [], {}, 0, None)
 
     write_json(out_dir / "plan.json", resolved_plan(plan, out_dir))
-    for section in dataset_sections(plan):
-        ensure_dataset(plan, out_dir, section)
+    keep = None
+    if record is not None:
+        keep = functools.partial(save_run, out_dir=out_dir, record=record)
+        for run in runs:  # e.g. a policy exported before a kill cut its evaluation short
+            keep(run)
+        save_experiment(out_dir, record)
+    if any(not r.trained for r in todo):  # evaluating an exported policy needs no data
+        for section in dataset_sections(plan):
+            ensure_dataset(plan, out_dir, section)
     to_warm = [r for r in todo if not r.trained]
     caches = len(cache_plan(to_warm))
     overlap = overlap_caches and jobs > 1 and caches > 0 and any(not needs_cache(r) for r in todo)
@@ -90,8 +114,11 @@ def run_experiment(plan: ExperimentPlan, out_dir: str | Path, jobs: int = 1,
         warm_caches(to_warm, CORES)
     log.info("%d of %d runs to do (%d selected), %d at a time with %d thread(s) each%s", len(todo), len(runs),
              len(selected), jobs, threads, "; teacher caches built in one of the slots" if overlap else "")
-    failed = _execute(todo, jobs, threads, warm=(lambda: warm_caches(to_warm, threads)) if overlap else None)
+    failed = _execute(todo, jobs, threads, warm=(lambda: warm_caches(to_warm, threads)) if overlap else None,
+                      keep=keep)
     summary = write_summary(out_dir)
+    if record is not None:
+        save_experiment(out_dir, record)
     return Outcome(len(runs), len(selected), [r.name for r in todo], failed, caches, summary)
 
 
@@ -137,9 +164,11 @@ def _select(runs: list[Run], only: Sequence[str] | None, plan: ExperimentPlan) -
     return [r for r in runs if r.variant in only or cells.get(r.variant) in only]
 
 
-def _execute(todo: list[Run], jobs: int, threads: int, warm: Callable[[], int] | None = None) -> dict[str, str]:
+def _execute(todo: list[Run], jobs: int, threads: int, warm: Callable[[], int] | None = None,
+             keep: Callable[[Run], None] | None = None) -> dict[str, str]:
     """Run `todo` in order, `jobs` at a time; returns run name -> failure description. On an interrupt the
-    queued runs are cancelled and the running commands terminated (they resume next time).
+    queued runs are cancelled and the running commands terminated (they resume next time). `keep(run)` (the
+    record) is called once a run's policy is exported and once the run is done.
 
     `warm` (build the teacher caches) takes the first slot; the runs that need no cache are queued first so
     that they fill the other slots, and a run that needs a cache waits for it (and fails if it failed)."""
@@ -150,7 +179,8 @@ def _execute(todo: list[Run], jobs: int, threads: int, warm: Callable[[], int] |
     _STOPPING.clear()
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
-        execute = execute_run
+        def execute(run: Run, threads: int) -> str | None:
+            return execute_run(run, threads, after_training=keep)
         if warm is not None:
             warming = pool.submit(warm)
             free = [r for r in todo if not needs_cache(r)][: jobs - 1]
@@ -162,12 +192,14 @@ def _execute(todo: list[Run], jobs: int, threads: int, warm: Callable[[], int] |
                         warming.result()
                     except Exception as err:
                         return f"teacher cache: {type(err).__name__}: {str(err).splitlines()[0]}"
-                return execute_run(run, threads)
+                return execute_run(run, threads, after_training=keep)
         futures = {pool.submit(execute, run, threads): run for run in todo}
         for future in as_completed(futures):
             run = futures[future]
             try:
                 error = future.result()
+                if keep is not None:
+                    keep(run)
             except Exception as err:  # a bug in one run's bookkeeping must not stop the others
                 error = f"{type(err).__name__}: {err}"
             if error:
@@ -188,9 +220,9 @@ def _execute(todo: list[Run], jobs: int, threads: int, warm: Callable[[], int] |
     return failed
 
 
-def execute_run(run: Run, threads: int) -> str | None:
+def execute_run(run: Run, threads: int, after_training: Callable[[Run], None] | None = None) -> str | None:
     """Train (unless the policy is exported) then evaluate one run; None on success, else what failed with
-    the tail of its log.
+    the tail of its log. `after_training(run)` is called once the policy is exported.
 
     The run directory is locked (RUN/.lock, flock) for as long as the runner or any of its commands lives: the
     commands inherit the lock, so a second `sf experiment` on the same OUT, or one started after this one was
@@ -210,6 +242,8 @@ def execute_run(run: Run, threads: int) -> str | None:
                 error = _call(cmd, run.dir / "train.log", env, lock.fileno())
                 if error:
                     return error
+                if after_training is not None:
+                    after_training(run)
             cmd = _sf("eval", run.eval_config().env, "--config", run.dir / "plan_eval.json", "--policy",
                       run.dir / "policy", "--out", run.dir / "eval.json")
             return _call(cmd, run.dir / "eval.log", env, lock.fileno())

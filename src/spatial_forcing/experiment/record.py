@@ -1,0 +1,104 @@
+"""An experiment's record: what its runs measured, small enough to commit, from which it resumes elsewhere.
+
+`sf experiment PLAN --out runs/x --record results/x` keeps results/x up to date while the runs finish:
+
+  results/x/plan.json, summary.json, summary.md, summary.png    as in OUT
+  results/x/runs/<variant>/seed<k>/                             RUN_FILES of every trained run, and policy/
+                                                                of a run trained but not yet evaluated
+
+No checkpoint, TensorBoard file or log is kept: a run killed before its policy was exported starts again on
+another machine. There (OUT empty, the record checked out), the same command first copies the recorded runs
+into OUT, so a recorded evaluation is not run again and a recorded policy is evaluated without training again.
+A run is copied from whichever of the two places holds it further along (evaluated > trained > neither).
+`sf report results/x` reads a record like any experiment directory.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+from spatial_forcing.experiment.runs import Run
+
+log = logging.getLogger(__name__)
+
+# what `sf train` and `sf eval` write that the summary and the report read (evals/: the curve's evaluations)
+RUN_FILES = ("plan_train.json", "plan_eval.json", "train_config.json", "metrics.jsonl", "evals", "eval.json",
+             "eval.episodes.jsonl")
+POLICY = "policy"  # the exported student: kept only until the run's evaluation is recorded
+EXPERIMENT_FILES = ("plan.json", "summary.json", "summary.md", "summary.png")
+
+
+def _progress(run_dir: Path) -> int:
+    """0 = nothing usable, 1 = trained (policy exported), 2 = evaluated."""
+    if (run_dir / "eval.json").is_file():
+        return 2
+    return 1 if (run_dir / POLICY / "model.safetensors").is_file() else 0
+
+
+def _recorded(run: Run, out_dir: Path, record: Path) -> Path:
+    return record / run.dir.relative_to(out_dir.resolve())
+
+
+def _copy(src: Path, dst: Path) -> None:
+    """Copy a file or a directory tree to `dst` through a temporary sibling renamed over it (atomic)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=dst.parent)) / "item"
+    try:
+        if src.is_dir():
+            shutil.copytree(src, tmp)
+        else:
+            shutil.copy2(src, tmp)
+        if dst.is_dir():
+            shutil.rmtree(dst)
+        os.replace(tmp, dst)
+    finally:
+        shutil.rmtree(tmp.parent, ignore_errors=True)
+
+
+def _transfer(src: Path, dst: Path) -> None:
+    """RUN_FILES, and the policy of a run not yet evaluated, from run directory `src` to `dst`."""
+    names = [*RUN_FILES, *(() if _progress(src) == 2 else (POLICY,))]
+    # eval.json last: a copy cut short leaves the run not evaluated, so it is evaluated again
+    for name in sorted(names, key=lambda n: n == "eval.json"):
+        if (src / name).exists():
+            _copy(src / name, dst / name)
+
+
+def save_run(run: Run, out_dir: Path, record: Path) -> bool:
+    """Record the run if OUT holds it further along than the record; True if something was copied."""
+    dst = _recorded(run, out_dir, record)
+    if _progress(run.dir) <= _progress(dst):
+        return False
+    _transfer(run.dir, dst)
+    if _progress(run.dir) == 2:  # the record keeps no weights it no longer needs
+        shutil.rmtree(dst / POLICY, ignore_errors=True)
+    log.info("recorded %s in %s", run.name, dst)
+    return True
+
+
+def restorable(runs: Sequence[Run], out_dir: Path, record: Path) -> list[Run]:
+    """The runs that the record holds further along than OUT."""
+    return [r for r in runs if _progress(_recorded(r, out_dir, record)) > _progress(r.dir)]
+
+
+def restore_runs(runs: Sequence[Run], out_dir: Path, record: Path) -> list[str]:
+    """Copy into OUT the runs that the record holds further along; returns their names."""
+    todo = restorable(runs, out_dir, record)
+    for run in todo:
+        _transfer(_recorded(run, out_dir, record), run.dir)
+    restored = [run.name for run in todo]
+    if restored:
+        log.info("restored %d run(s) from %s: %s", len(restored), record, ", ".join(restored))
+    return restored
+
+
+def save_experiment(out_dir: Path, record: Path) -> None:
+    """Copy OUT's plan.json and summary files into the record."""
+    for name in EXPERIMENT_FILES:
+        if (out_dir / name).is_file():
+            _copy(out_dir / name, record / name)
