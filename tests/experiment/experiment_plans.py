@@ -50,7 +50,8 @@ class FakeExecutor:
             raise KeyboardInterrupt
         value = SUCCESS[run.variant][run.seed % 3]
         result = {"success_rate": value, "per_task": {"left_of_cylinder": value, "right_of_cylinder": value},
-                  "subgoal_rates": {"picked": value / 2}, "config": dataclasses.asdict(run.eval_config())}
+                  "subgoal_rates": {"picked": value / 2}, "config": dataclasses.asdict(run.eval_config()),
+                  "wall_s_this_run": 30.0 + run.seed}
         (run.dir / "eval.json").write_text(json.dumps(result))
         return None
 
@@ -60,8 +61,8 @@ class FakeExecutor:
         (run.dir / "policy").mkdir(exist_ok=True)
         (run.dir / "policy" / "model.safetensors").write_bytes(b"weights")
         sf = run.variant == "sf"
-        rows = [{"step": s, "action_loss": 1.0 / s,
+        rows = [{"step": s, "action_loss": 1.0 / s, **({"step_s": s / 2} if s % 2 == 0 else {}),
                  **({"align_cos": 0.5, "position_only_cos": 0.9, "residual_cos": 0.1 * s} if sf else {})}
-                for s in range(1, 7)]
+                for s in range(1, 7)]  # step_s logged every 2 steps: 2 x (1 + 2 + 3) = 12 s of training
         rows += [{"step": s, "eval/success": v} for s, v in CURVES[run.variant].items()]
         (run.dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))

@@ -26,6 +26,7 @@ def test_sf_training_logs_both_losses_and_exports_a_student_without_projector(sy
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["step"] == 12
     assert {"action_loss", "align_loss", "align_cos", "lr"} <= set(rows[-1])
+    assert all(r["step_s"] > 0 for r in rows if "action_loss" in r)  # seconds per training step
     exported = load_file(str(policy_dir / "model.safetensors"))
     assert not any(k.startswith("sf.") or "projector" in k and k.startswith("sf") for k in exported)
     ckpt = load_file(str(tmp_path / "run" / "checkpoints" / "step_000012" / "model.safetensors"))

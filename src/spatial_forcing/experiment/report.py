@@ -107,9 +107,20 @@ def markdown(summary: dict) -> str:
         out += [""] + _md_table(["variant", "steps to reach", "ratio to reference", "speed-up"],
                                 [[n, str(c["steps_to_reach"]), _f(c["ratio_to_reference"], ".2f"),
                                   _f(c["speedup"], ".2f")] for n, c in conv["variants"].items()])
+    out += ["", "## Cost per run (mean ± std over seeds, minutes)", ""]
+    out += _md_table(["variant", "training", "final evaluation"],
+                     [[n, *(_minutes(v.get(k)) for k in ("train_seconds", "eval_seconds"))]
+                      for n, v in summary["variants"].items()])
     out += ["", "## Runs", ""] + [f"- `{name}`: {state}" for name, state in summary["runs"].items()]
     out += ["", "## Definitions", ""] + [f"- {k}: {v}" for k, v in summary["notes"].items()]
     return "\n".join(out) + "\n"
+
+
+def _minutes(stat: dict | None) -> str:
+    if not stat or stat["mean"] is None:
+        return "n/a"
+    std = None if stat["std"] is None else stat["std"] / 60
+    return f"{stat['mean'] / 60:.1f} ± {_f(std, '.1f')}"
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:

@@ -86,6 +86,10 @@ def summarize(out_dir: str | Path, reference: str | None = None) -> dict:
                   "final_action_loss": f"mean of the last {LOSS_WINDOW} logged action_loss values",
                   "final_val_action_loss": f"last logged {VAL_KEY} (held-out episodes, `train.val_dataset`)",
                   "align": "last logged value of each run",
+                  "train_seconds": "seconds in training steps (metrics.jsonl step_s; evaluations and "
+                                   "checkpoints excluded), per run, on the threads the run had",
+                  "eval_seconds": "wall seconds of the final evaluation's last invocation (eval.json "
+                                  "wall_s_this_run)",
                   "curves": "eval/success of `sf train --eval-every` (train.eval_init_states), mean/min/max "
                             "over the seeds at the steps all of them logged"},
     }
@@ -117,7 +121,18 @@ def _run_result(run: Run) -> dict:
             "action_loss": sum(losses) / len(losses) if losses else None,
             "val_action_loss": held_out[-1] if held_out else None,
             "align": {k: (list(series(rows, k).values()) or [None])[-1] for k in ALIGN_KEYS},
-            "curve": series(rows, "eval/success"), "align_curves": {k: series(rows, k) for k in ALIGN_KEYS}}
+            "curve": series(rows, "eval/success"), "align_curves": {k: series(rows, k) for k in ALIGN_KEYS},
+            "train_s": _train_seconds(rows), "eval_s": res.get("wall_s_this_run")}
+
+
+def _train_seconds(rows: list[dict]) -> float | None:
+    """Seconds spent in training steps: each logged `step_s` times the steps since the previous logged one
+    (None for a run that logged none)."""
+    logged = [(r["step"], r["step_s"]) for r in rows if "step_s" in r]
+    if not logged:
+        return None
+    steps = [0, *(s for s, _ in logged)]
+    return sum(seconds * (step - prev) for (step, seconds), prev in zip(logged, steps))
 
 
 def _stat(per_seed: dict[int, float | None]) -> dict:
@@ -140,6 +155,8 @@ def _variant(runs: Sequence[Run], results: dict[str, dict]) -> dict:
            "subgoal_stats": {k: _stat({s: x["subgoals"].get(k) for s, x in res.items()}) for k in subgoals},
            "final_action_loss": _stat({s: x["action_loss"] for s, x in res.items()}),
            "final_val_action_loss": _stat({s: x["val_action_loss"] for s, x in res.items()}),
+           "train_seconds": _stat({s: x["train_s"] for s, x in res.items()}),
+           "eval_seconds": _stat({s: x["eval_s"] for s, x in res.items()}),
            "align": ({k: _stat({s: x["align"][k] for s, x in res.items()}) for k in ALIGN_KEYS}
                      if sf else None)}
     return out

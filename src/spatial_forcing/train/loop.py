@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
@@ -118,7 +119,9 @@ def train(cfg: TrainConfig, resume: bool = False,
         model.train()
         bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=run_dir.name,
                    disable=not ranks.main)
+        busy, timed = 0.0, 0  # seconds in training steps since the last log (evaluation and saving excluded)
         for step in bar:
+            tick = time.perf_counter()
             # This rank's rows of the step's global batch: the same seeded permutation on every rank.
             rows = shard_rows(cfg.batch_size, ranks)
             positions = batch_positions(step, len(data), cfg.batch_size, cfg.seed)[rows]
@@ -159,11 +162,13 @@ def train(cfg: TrainConfig, resume: bool = False,
                               f"the weights: {_kept(run_dir)}")
             optimizer.step()
             scheduler.step()
+            busy, timed = busy + time.perf_counter() - tick, timed + 1
 
             if done % cfg.log_every == 0 or done == cfg.steps:
                 scalars = {"loss": loss.item(), "action_loss": action_loss.item(),
                            "align_loss": align_loss.item(), "lr": scheduler.get_last_lr()[0],
-                           **_mean_metrics(parts, ranks)}
+                           "step_s": busy / timed, **_mean_metrics(parts, ranks)}
+                busy, timed = 0.0, 0
                 if ranks.main:
                     log_scalars(writer, metrics_path, done, scalars)
                 bar.set_postfix(_bar_fields(scalars))
