@@ -63,6 +63,28 @@ def test_a_policy_exported_before_an_interrupt_is_evaluated_elsewhere_untrained(
     assert read_json(record / "summary.json")["variants"]["sf"]["seeds"] == [0, 1, 2]
 
 
+def test_train_only_records_every_policy_and_a_fresh_machine_evaluates_them_without_data(
+        tmp_path, monkeypatch, synthetic_dataset):
+    plan = ExperimentPlan.from_dict({**make_plan_dict(str(tmp_path / "data")), "seeds": [0, 1]})
+    shutil.copytree(synthetic_dataset, tmp_path / "data")
+    first = FakeExecutor()
+    monkeypatch.setattr(runner, "execute_run", first)
+    record = tmp_path / "results"
+    out = runner.run_experiment(plan, tmp_path / "a", jobs=2, record=record, train_only=True)
+    assert sorted(first.trained) == ["baseline/seed0", "baseline/seed1", "sf/seed0", "sf/seed1"]
+    assert out.failed == {} and not list(record.glob("runs/*/*/eval.json"))
+    assert len(list(record.glob("runs/*/*/policy/model.safetensors"))) == 4
+    assert runner.run_experiment(plan, tmp_path / "a", train_only=True).executed == []  # all trained
+
+    shutil.rmtree(tmp_path / "a")
+    shutil.rmtree(tmp_path / "data")  # evaluating needs no data
+    then = FakeExecutor()
+    monkeypatch.setattr(runner, "execute_run", then)
+    out = runner.run_experiment(plan, tmp_path / "b", jobs=2, record=record)
+    assert then.trained == [] and len(then.calls) == 4 and out.failed == {}
+    assert len(list(record.glob("runs/*/*/eval.json"))) == 4 and not list(record.glob("runs/*/*/policy"))
+
+
 def test_a_run_further_along_in_out_is_recorded_and_not_overwritten(plan, tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "execute_run", FakeExecutor())
     runner.run_experiment(plan, tmp_path / "out", jobs=1, only=["baseline"])  # no record yet

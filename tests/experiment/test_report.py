@@ -29,7 +29,7 @@ CURVES = {"baseline": {2: 0.0, 4: 0.1, 6: 0.3}, "sf": {2: 0.1, 4: 0.3, 6: 0.5}} 
 VAL = {"baseline": [0.050, 0.060, 0.055], "sf": [0.040, 0.052, 0.044]}
 
 
-def fake_run(run: Run, threads: int, after_training=None) -> None:
+def fake_run(run: Run, threads: int, **options) -> None:
     """What `sf train` + `sf eval` would write."""
     variant, _, fraction = run.variant.partition("_frac")
     run.dir.mkdir(parents=True, exist_ok=True)

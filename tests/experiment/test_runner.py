@@ -102,10 +102,10 @@ def test_a_failed_run_does_not_stop_the_others_and_is_retried(plan, tmp_path, mo
 def test_an_exception_in_one_run_is_its_failure_only(plan, tmp_path, monkeypatch):
     fake = FakeExecutor()
 
-    def flaky(run: Run, threads: int, after_training=None) -> str | None:
+    def flaky(run: Run, threads: int, **options) -> str | None:
         if run.name == "baseline/seed1":
             raise RuntimeError("disk on fire")
-        return fake(run, threads)
+        return fake(run, threads, **options)
 
     monkeypatch.setattr(runner, "execute_run", flaky)
     out = runner.run_experiment(plan, tmp_path / "exp", jobs=2)
@@ -235,10 +235,10 @@ def test_caches_are_built_in_a_slot_while_the_baseline_trains(synthetic_dataset,
     events: list[str] = []
     fake = FakeExecutor()
 
-    def executor(run: Run, threads: int, after_training=None) -> str | None:
+    def executor(run: Run, threads: int, **options) -> str | None:
         events.append(f"start {run.name}")
         time.sleep(0.2)
-        return fake(run, threads)
+        return fake(run, threads, **options)
 
     def warm(runs, threads):
         events.append(f"warm {[r.name for r in runs]} threads={threads}")
@@ -272,9 +272,9 @@ def test_caches_first_with_every_core_when_asked(synthetic_dataset, tmp_path, mo
     events: list[str] = []
     fake = FakeExecutor()
 
-    def executor(run: Run, threads: int, after_training=None) -> str | None:
+    def executor(run: Run, threads: int, **options) -> str | None:
         events.append(f"start {run.name} threads={threads}")
-        return fake(run, threads)
+        return fake(run, threads, **options)
 
     def warm(runs, threads):
         events.append(f"warm threads={threads}")

@@ -21,6 +21,9 @@ class ExperimentCommandConfig:
     # of a run not yet evaluated), e.g. results/<name>: commit it, and the same command on another machine
     # restores the recorded runs into --out instead of running them again; "" = none
     record: str = ""
+    # train the selected runs and evaluate none: when evaluations outlast a session, train (and --record)
+    # every policy while the data is there; a later run of the command evaluates them without the data
+    train_only: bool = False
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = build_config(ExperimentCommandConfig, overrides_from_args(args))
     outcome = run_experiment(load_plan(cfg.plan), cfg.out, jobs=cfg.jobs, only=cfg.only or None,
-                             dry_run=cfg.dry_run, record=cfg.record or None)
+                             dry_run=cfg.dry_run, record=cfg.record or None, train_only=cfg.train_only)
     if cfg.dry_run:
         return 0
     print(table(outcome.summary))

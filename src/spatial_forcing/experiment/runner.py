@@ -63,13 +63,16 @@ class Outcome:
 
 def run_experiment(plan: ExperimentPlan, out_dir: str | Path, jobs: int = 1,
                    only: Sequence[str] | None = None, dry_run: bool = False,
-                   overlap_caches: bool = True, record: str | Path | None = None) -> Outcome:
+                   overlap_caches: bool = True, record: str | Path | None = None,
+                   train_only: bool = False) -> Outcome:
     """Run whatever is left of the plan in OUT; writes OUT/plan.json, the runs and OUT/summary.*.
 
     `overlap_caches=False` builds the teacher caches with every core before any run starts (instead of in one
     slot beside the baseline): shorter for one baseline and one SF run, which then train side by side.
     `record`: a directory kept up to date with the runs' small files (`experiment.record`), from which the
-    runs it holds are first restored into OUT."""
+    runs it holds are first restored into OUT. `train_only`: train the selected runs and evaluate none (for a
+    plan whose evaluations outlast a working session: every policy is trained, and recorded, while the data
+    is there; the evaluations follow, without the data, in later invocations)."""
     out_dir = Path(out_dir)
     if jobs < 1:
         raise SFError(f"--jobs must be >= 1, got {jobs}")
@@ -85,7 +88,7 @@ def run_experiment(plan: ExperimentPlan, out_dir: str | Path, jobs: int = 1,
     if dry_run:
         for run in runs:
             run.check()
-        todo = [r for r in selected if not r.finished]
+        todo = [r for r in selected if not (r.trained if train_only else r.finished)]
         text = _dry_run_text(plan, out_dir, runs, selected, todo, jobs, max(1, CORES // jobs))
         print(text + (f"\nrecord: {record} ({len(restorable(runs, out_dir, record))} run(s) to restore into "
                       f"{out_dir} first)" if record is not None else ""))
@@ -94,7 +97,7 @@ def run_experiment(plan: ExperimentPlan, out_dir: str | Path, jobs: int = 1,
         restore_runs(runs, out_dir, record)
     for run in runs:
         run.check()
-    todo = [r for r in selected if not r.finished]
+    todo = [r for r in selected if not (r.trained if train_only else r.finished)]
     threads = max(1, CORES // jobs)
 
     write_json(out_dir / "plan.json", resolved_plan(plan, out_dir))
@@ -115,7 +118,7 @@ def run_experiment(plan: ExperimentPlan, out_dir: str | Path, jobs: int = 1,
     log.info("%d of %d runs to do (%d selected), %d at a time with %d thread(s) each%s", len(todo), len(runs),
              len(selected), jobs, threads, "; teacher caches built in one of the slots" if overlap else "")
     failed = _execute(todo, jobs, threads, warm=(lambda: warm_caches(to_warm, threads)) if overlap else None,
-                      keep=keep)
+                      keep=keep, evaluate=not train_only)
     summary = write_summary(out_dir)
     if record is not None:
         save_experiment(out_dir, record)
@@ -165,7 +168,7 @@ def _select(runs: list[Run], only: Sequence[str] | None, plan: ExperimentPlan) -
 
 
 def _execute(todo: list[Run], jobs: int, threads: int, warm: Callable[[], int] | None = None,
-             keep: Callable[[Run], None] | None = None) -> dict[str, str]:
+             keep: Callable[[Run], None] | None = None, evaluate: bool = True) -> dict[str, str]:
     """Run `todo` in order, `jobs` at a time; returns run name -> failure description. On an interrupt the
     queued runs are cancelled and the running commands terminated (they resume next time). `keep(run)` (the
     record) is called once a run's policy is exported and once the run is done.
@@ -180,7 +183,7 @@ def _execute(todo: list[Run], jobs: int, threads: int, warm: Callable[[], int] |
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
         def execute(run: Run, threads: int) -> str | None:
-            return execute_run(run, threads, after_training=keep)
+            return execute_run(run, threads, after_training=keep, evaluate=evaluate)
         if warm is not None:
             warming = pool.submit(warm)
             free = [r for r in todo if not needs_cache(r)][: jobs - 1]
@@ -192,7 +195,7 @@ def _execute(todo: list[Run], jobs: int, threads: int, warm: Callable[[], int] |
                         warming.result()
                     except Exception as err:
                         return f"teacher cache: {type(err).__name__}: {str(err).splitlines()[0]}"
-                return execute_run(run, threads, after_training=keep)
+                return execute_run(run, threads, after_training=keep, evaluate=evaluate)
         futures = {pool.submit(execute, run, threads): run for run in todo}
         for future in as_completed(futures):
             run = futures[future]
@@ -205,7 +208,7 @@ def _execute(todo: list[Run], jobs: int, threads: int, warm: Callable[[], int] |
             if error:
                 failed[run.name] = error
                 log.error("run %s failed: %s", run.name, error)
-            else:
+            elif evaluate:
                 result = read_json(run.dir / "eval.json")
                 log.info("run %s: success %.3f", run.name, result["success_rate"])
             bar.update(1)
@@ -220,9 +223,11 @@ def _execute(todo: list[Run], jobs: int, threads: int, warm: Callable[[], int] |
     return failed
 
 
-def execute_run(run: Run, threads: int, after_training: Callable[[Run], None] | None = None) -> str | None:
-    """Train (unless the policy is exported) then evaluate one run; None on success, else what failed with
-    the tail of its log. `after_training(run)` is called once the policy is exported.
+def execute_run(run: Run, threads: int, after_training: Callable[[Run], None] | None = None,
+                evaluate: bool = True) -> str | None:
+    """Train (unless the policy is exported) then evaluate one run (unless `evaluate` is False); None on
+    success, else what failed with the tail of its log. `after_training(run)` is called once the policy is
+    exported.
 
     The run directory is locked (RUN/.lock, flock) for as long as the runner or any of its commands lives: the
     commands inherit the lock, so a second `sf experiment` on the same OUT, or one started after this one was
@@ -244,6 +249,8 @@ def execute_run(run: Run, threads: int, after_training: Callable[[Run], None] | 
                     return error
                 if after_training is not None:
                     after_training(run)
+            if not evaluate:
+                return None
             cmd = _sf("eval", run.eval_config().env, "--config", run.dir / "plan_eval.json", "--policy",
                       run.dir / "policy", "--out", run.dir / "eval.json")
             return _call(cmd, run.dir / "eval.log", env, lock.fileno())
