@@ -7,6 +7,7 @@ import dataclasses
 import fcntl
 import json
 import sys
+import threading
 import time
 
 import pytest
@@ -262,6 +263,30 @@ def test_caches_are_built_in_a_slot_while_the_baseline_trains(synthetic_dataset,
     monkeypatch.setattr(runner, "warm_caches", broken)
     out = runner.run_experiment(plan.__class__.from_dict({**data, "seeds": [1]}), tmp_path / "exp2", jobs=2)
     assert list(out.failed) == ["sf/seed1"] and "teacher weights: file not found" in out.failed["sf/seed1"]
+
+
+def test_an_interrupt_does_not_wait_for_the_teacher_cache_being_built(synthetic_dataset, tmp_path, monkeypatch):
+    data = make_plan_dict(str(synthetic_dataset))
+    data["variants"]["sf"]["targets"] = "cache"
+    data["variants"]["sf"]["teacher_weights"] = ""
+    release = threading.Event()
+
+    def warm(runs, threads):
+        release.wait(30)  # a long build, ended by the test once it has measured
+        return 1
+
+    def interrupted(run: Run, threads: int, **options) -> str | None:
+        time.sleep(0.2)
+        raise KeyboardInterrupt  # Ctrl-C while the baseline trains beside the cache build
+
+    monkeypatch.setattr(runner, "execute_run", interrupted)
+    monkeypatch.setattr(runner, "warm_caches", warm)
+    start = time.time()
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_experiment(ExperimentPlan.from_dict({**data, "seeds": [0]}), tmp_path / "exp", jobs=2)
+    assert time.time() - start < 5  # before: the runner's thread pool waited for the build to end
+    assert any(t.name == "teacher-cache" for t in threading.enumerate())  # left behind as a daemon
+    release.set()
 
 
 def test_caches_first_with_every_core_when_asked(synthetic_dataset, tmp_path, monkeypatch):

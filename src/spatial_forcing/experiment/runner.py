@@ -20,7 +20,8 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -185,14 +186,15 @@ def _execute(todo: list[Run], jobs: int, threads: int, warm: Callable[[], int] |
         def execute(run: Run, threads: int) -> str | None:
             return execute_run(run, threads, after_training=keep, evaluate=evaluate)
         if warm is not None:
-            warming = pool.submit(warm)
+            warming = _in_background(warm)
+            pool.submit(_outcome, warming)  # the build holds one of the slots until it ends
             free = [r for r in todo if not needs_cache(r)][: jobs - 1]
             todo = free + [r for r in todo if r not in free]
 
             def execute(run: Run, threads: int) -> str | None:
                 if needs_cache(run):
                     try:
-                        warming.result()
+                        _outcome(warming, raise_error=True)
                     except Exception as err:
                         return f"teacher cache: {type(err).__name__}: {str(err).splitlines()[0]}"
                 return execute_run(run, threads, after_training=keep, evaluate=evaluate)
@@ -221,6 +223,37 @@ def _execute(todo: list[Run], jobs: int, threads: int, warm: Callable[[], int] |
         pool.shutdown(wait=True, cancel_futures=True)
         bar.close()
     return failed
+
+
+def _in_background(work: Callable[[], int]) -> Future:
+    """Run `work` in a daemon thread: an interrupt ends the runner without waiting for it (a teacher cache
+    writes each chunk atomically, so the next runner continues it)."""
+    future: Future = Future()
+
+    def target() -> None:
+        future.set_running_or_notify_cancel()
+        try:
+            future.set_result(work())
+        except BaseException as err:
+            future.set_exception(err)
+
+    threading.Thread(target=target, name="teacher-cache", daemon=True).start()
+    return future
+
+
+def _outcome(future: Future, raise_error: bool = False) -> None:
+    """Wait for `future` (its error raised if `raise_error`) unless the runner is interrupted first."""
+    while not _STOPPING.is_set():
+        try:
+            future.result(timeout=0.5)
+            return
+        except FutureTimeout:
+            continue
+        except Exception:
+            if raise_error:
+                raise
+            return
+    raise SFError("interrupted while the teacher cache was being built")
 
 
 def execute_run(run: Run, threads: int, after_training: Callable[[Run], None] | None = None,
