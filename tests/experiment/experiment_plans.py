@@ -28,16 +28,20 @@ CURVES = {"baseline": {2: 0.0, 4: 0.1, 6: 0.3}, "sf": {2: 0.1, 4: 0.3, 6: 0.5}} 
 class FakeExecutor:
     """Stands in for `execute_run`: writes what `sf train` + `sf eval` would, records the calls; trains only a
     run without an exported policy (`trained` lists those); a run of `interrupt` is interrupted (as by Ctrl-C)
-    once its policy is exported, before its evaluation."""
+    once its policy is exported and 2 episodes of its evaluation are logged; `logged` holds the episodes each
+    call found logged already."""
 
     def __init__(self, fail: set[str] = frozenset(), interrupt: set[str] = frozenset()):
         self.calls: list[tuple[str, int]] = []
         self.trained: list[str] = []
+        self.logged: dict[str, int] = {}
         self.fail = fail
         self.interrupt = interrupt
 
     def __call__(self, run: Run, threads: int, after_training=None, evaluate: bool = True) -> str | None:
         self.calls.append((run.name, threads))
+        episodes = run.dir / "eval.episodes.jsonl"
+        self.logged[run.name] = len(episodes.read_text().splitlines()) if episodes.is_file() else 0
         run.dir.mkdir(parents=True, exist_ok=True)
         run.write_configs()
         if run.name in self.fail:
@@ -47,6 +51,7 @@ class FakeExecutor:
             if after_training is not None:
                 after_training(run)
         if run.name in self.interrupt:
+            episodes.write_text('{"episode": 0}\n{"episode": 1}\n')
             raise KeyboardInterrupt
         if not evaluate:
             return None

@@ -52,12 +52,14 @@ def test_a_policy_exported_before_an_interrupt_is_evaluated_elsewhere_untrained(
     cut = record / "runs" / "sf" / "seed0"
     assert (cut / "policy" / "model.safetensors").read_bytes() == b"weights"
     assert not (cut / "eval.json").exists()
+    assert len((cut / "eval.episodes.jsonl").read_text().splitlines()) == 2  # recorded on the interrupt
     assert (record / "runs" / "baseline" / "seed0" / "eval.json").is_file()
 
     elsewhere = FakeExecutor()
     monkeypatch.setattr(runner, "execute_run", elsewhere)
     out = runner.run_experiment(plan, tmp_path / "b", jobs=1, record=record)
     assert elsewhere.calls[0][0] == "sf/seed0" and "sf/seed0" not in elsewhere.trained
+    assert elsewhere.logged["sf/seed0"] == 2  # its evaluation resumes after the 2 recorded episodes
     assert "baseline/seed0" not in elsewhere.trained and "sf/seed2" in elsewhere.trained
     assert out.failed == {} and (cut / "eval.json").is_file() and not (cut / "policy").exists()
     assert read_json(record / "summary.json")["variants"]["sf"]["seeds"] == [0, 1, 2]

@@ -6,6 +6,8 @@
   results/x/runs/<variant>/seed<k>/                             RUN_FILES of every trained run, and policy/
                                                                 of a run trained but not yet evaluated
 
+written after each training, after each run and on Ctrl-C (the episodes of an interrupted evaluation).
+
 No checkpoint, TensorBoard file or log is kept: a run killed before its policy was exported starts again on
 another machine. There (OUT empty, the record checked out), the same command first copies the recorded runs
 into OUT, so a recorded evaluation is not run again and a recorded policy is evaluated without training again.
@@ -30,14 +32,19 @@ log = logging.getLogger(__name__)
 RUN_FILES = ("plan_train.json", "plan_eval.json", "train_config.json", "metrics.jsonl", "evals", "eval.json",
              "eval.episodes.jsonl")
 POLICY = "policy"  # the exported student: kept only until the run's evaluation is recorded
+EPISODES = "eval.episodes.jsonl"  # the final evaluation's episode log
 EXPERIMENT_FILES = ("plan.json", "summary.json", "summary.md", "summary.png")
 
 
-def _progress(run_dir: Path) -> int:
-    """0 = nothing usable, 1 = trained (policy exported), 2 = evaluated."""
+def _progress(run_dir: Path) -> tuple[int, int]:
+    """(2, 0) evaluated; (1, E) trained (policy exported) with E episodes of its evaluation logged (a killed
+    evaluation resumes from them); (0, 0) nothing usable."""
     if (run_dir / "eval.json").is_file():
-        return 2
-    return 1 if (run_dir / POLICY / "model.safetensors").is_file() else 0
+        return 2, 0
+    if not (run_dir / POLICY / "model.safetensors").is_file():
+        return 0, 0
+    log_path = run_dir / EPISODES
+    return 1, (sum(1 for line in log_path.open() if line.endswith("\n")) if log_path.is_file() else 0)
 
 
 def _recorded(run: Run, out_dir: Path, record: Path) -> Path:
@@ -62,7 +69,7 @@ def _copy(src: Path, dst: Path) -> None:
 
 def _transfer(src: Path, dst: Path) -> None:
     """RUN_FILES, and the policy of a run not yet evaluated, from run directory `src` to `dst`."""
-    names = [*RUN_FILES, *(() if _progress(src) == 2 else (POLICY,))]
+    names = [*RUN_FILES, *(() if _progress(src)[0] == 2 else (POLICY,))]
     # eval.json last: a copy cut short leaves the run not evaluated, so it is evaluated again
     for name in sorted(names, key=lambda n: n == "eval.json"):
         if (src / name).exists():
@@ -75,7 +82,7 @@ def save_run(run: Run, out_dir: Path, record: Path) -> bool:
     if _progress(run.dir) <= _progress(dst):
         return False
     _transfer(run.dir, dst)
-    if _progress(run.dir) == 2:  # the record keeps no weights it no longer needs
+    if _progress(run.dir)[0] == 2:  # the record keeps no weights it no longer needs
         shutil.rmtree(dst / POLICY, ignore_errors=True)
     log.info("recorded %s in %s", run.name, dst)
     return True

@@ -218,6 +218,12 @@ def _execute(todo: list[Run], jobs: int, threads: int, warm: Callable[[], int] |
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         _terminate_commands()
+        if keep is not None:  # what the stopped runs reached: a policy, part of an evaluation's episodes
+            for run in todo:
+                try:
+                    keep(run)
+                except OSError as err:
+                    log.error("could not record %s: %s", run.name, err)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -324,6 +330,11 @@ def _terminate_commands() -> None:
         running = list(_RUNNING)
     for proc in running:
         proc.terminate()
+    for proc in running:  # their last writes (a checkpoint, an episode) are complete once they exit
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            log.warning("command %s did not stop within 60 s", " ".join(proc.args[3:5]))
     if running:
         log.warning("interrupted: terminated %d running command(s); rerun the same command to resume",
                     len(running))
