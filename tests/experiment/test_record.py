@@ -4,14 +4,20 @@ that resumes from them on a fresh machine (a fake executor stands in for `sf tra
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
 from spatial_forcing.cli.main import main
 from spatial_forcing.experiment import runner
 from spatial_forcing.experiment.plan import ExperimentPlan
-from spatial_forcing.experiment.record import RUN_FILES
+from spatial_forcing.experiment.record import RUN_FILES, restore_runs
+from spatial_forcing.experiment.runs import plan_runs
 from spatial_forcing.experiment.summary import summarize
 from spatial_forcing.utils.errors import SFError
 from spatial_forcing.utils.json_file import read_json
@@ -113,3 +119,43 @@ def test_refusals_and_a_dry_run_that_counts_what_it_would_restore(plan, tmp_path
     assert main(["experiment", str(plan_file), "--out", str(tmp_path / "c"), "--record",
                  str(record), "--dry-run"]) == 0
     assert "3 run(s) to restore into" in capsys.readouterr().out and not (tmp_path / "c").exists()
+
+
+def test_git_keeps_a_record_and_ignores_its_temporary_copies():
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+
+    def ignored(path: str) -> bool:
+        return subprocess.run(["git", "check-ignore", "-q", path], cwd=root).returncode == 0
+
+    assert not ignored("results/x/runs/sf/seed0/eval.json")  # `runs` once matched every such directory
+    assert not ignored("results/x/runs/sf/seed0/policy/model.safetensors")
+    assert ignored("runs") and ignored("results/x/runs/sf/seed0/.policy.ab12.tmp/item")
+
+
+def test_a_restored_policy_never_sits_beside_an_episode_log_of_another(plan, tmp_path):
+    out, record = tmp_path / "out", tmp_path / "record"
+    run = plan_runs(plan, out, "/data")[0]
+    kept = record / "runs" / run.variant / f"seed{run.seed}"
+    (kept / "policy").mkdir(parents=True)
+    (kept / "policy" / "model.safetensors").write_bytes(b"A")
+    (run.dir / "policy").mkdir(parents=True)
+    (run.dir / "eval.episodes.jsonl").write_text('{"policy": "B"}\n')  # OUT's policy B was lost, its log not
+    assert restore_runs([run], out, record) == [run.name]
+    assert (run.dir / "policy" / "model.safetensors").read_bytes() == b"A"
+    assert not (run.dir / "eval.episodes.jsonl").exists()
+
+    (kept / "eval.episodes.jsonl").write_text('{"policy": "A"}\n' * 3)  # the record is further along
+    (run.dir / "eval.episodes.jsonl").write_text('{"policy": "A"}\n')
+    assert restore_runs([run], out, record) == [run.name] and restore_runs([run], out, record) == []
+    assert len((run.dir / "eval.episodes.jsonl").read_text().splitlines()) == 3
+
+
+def test_sigterm_stops_the_runner_as_ctrl_c_does():
+    from spatial_forcing.cli.experiment import _stopped_like_ctrl_c
+
+    with pytest.raises(KeyboardInterrupt, match="SIGTERM"), _stopped_like_ctrl_c():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import json
+import signal
 import sys
 import threading
 import time
@@ -287,6 +288,30 @@ def test_an_interrupt_does_not_wait_for_the_teacher_cache_being_built(synthetic_
     assert time.time() - start < 5  # before: the runner's thread pool waited for the build to end
     assert any(t.name == "teacher-cache" for t in threading.enumerate())  # left behind as a daemon
     release.set()
+
+
+def test_a_cache_build_that_times_out_fails_its_runs(synthetic_dataset, tmp_path, monkeypatch):
+    """A TimeoutError of the build (a lock, a download) is the build's error, not the wait's timeout."""
+    data = make_plan_dict(str(synthetic_dataset))
+    data["variants"]["sf"]["targets"] = "cache"
+    data["variants"]["sf"]["teacher_weights"] = ""
+
+    def warm(runs, threads):
+        raise TimeoutError("lock held")
+
+    monkeypatch.setattr(runner, "execute_run", FakeExecutor())
+    monkeypatch.setattr(runner, "warm_caches", warm)
+    def hung(signum, frame):
+        raise RuntimeError("the runner waited forever on a failed cache build")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(30)  # the wait once spun on it forever
+    try:
+        out = runner.run_experiment(ExperimentPlan.from_dict({**data, "seeds": [0]}), tmp_path / "exp", jobs=2)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert out.failed == {"sf/seed0": "teacher cache: TimeoutError: lock held"}
 
 
 def test_caches_first_with_every_core_when_asked(synthetic_dataset, tmp_path, monkeypatch):

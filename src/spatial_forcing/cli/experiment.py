@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import signal
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from spatial_forcing.utils.dataclass_cli import add_dataclass_args, build_config, overrides_from_args
@@ -38,8 +40,9 @@ def run(args: argparse.Namespace) -> int:
     from spatial_forcing.experiment.runner import run_experiment
 
     cfg = build_config(ExperimentCommandConfig, overrides_from_args(args))
-    outcome = run_experiment(load_plan(cfg.plan), cfg.out, jobs=cfg.jobs, only=cfg.only or None,
-                             dry_run=cfg.dry_run, record=cfg.record or None, train_only=cfg.train_only)
+    with _stopped_like_ctrl_c():
+        outcome = run_experiment(load_plan(cfg.plan), cfg.out, jobs=cfg.jobs, only=cfg.only or None,
+                                 dry_run=cfg.dry_run, record=cfg.record or None, train_only=cfg.train_only)
     if cfg.dry_run:
         return 0
     print(table(outcome.summary))
@@ -49,3 +52,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"FAILED: {', '.join(outcome.failed)} (see their train.log / eval.log)")
         return 1
     return 0
+
+
+@contextmanager
+def _stopped_like_ctrl_c():
+    """SIGTERM and SIGHUP (a closed terminal, an ended session) stop the runner as Ctrl-C does: running
+    commands terminated, the record written."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

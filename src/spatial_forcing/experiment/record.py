@@ -54,7 +54,7 @@ def _recorded(run: Run, out_dir: Path, record: Path) -> Path:
 def _copy(src: Path, dst: Path) -> None:
     """Copy a file or a directory tree to `dst` through a temporary sibling renamed over it (atomic)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=dst.parent)) / "item"
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)) / "item"
     try:
         if src.is_dir():
             shutil.copytree(src, tmp)
@@ -68,24 +68,32 @@ def _copy(src: Path, dst: Path) -> None:
 
 
 def _transfer(src: Path, dst: Path) -> None:
-    """RUN_FILES, and the policy of a run not yet evaluated, from run directory `src` to `dst`."""
-    names = [*RUN_FILES, *(() if _progress(src)[0] == 2 else (POLICY,))]
-    # eval.json last: a copy cut short leaves the run not evaluated, so it is evaluated again
-    for name in sorted(names, key=lambda n: n == "eval.json"):
+    """RUN_FILES, and the policy of a run not yet evaluated, from run directory `src` to `dst`.
+
+    Order: the policy first (so an episode log never lands beside another policy), eval.json last (a copy cut
+    short leaves the run not evaluated, so it is evaluated again); a file `src` lacks is removed from `dst`
+    (an episode log of another policy, say)."""
+    evaluated = _progress(src)[0] == 2
+    names = [*(() if evaluated else (POLICY,)), *(n for n in RUN_FILES if n != "eval.json"), "eval.json"]
+    for name in names:
         if (src / name).exists():
             _copy(src / name, dst / name)
+        elif (dst / name).is_dir():
+            shutil.rmtree(dst / name)
+        elif (dst / name).exists():
+            (dst / name).unlink()
 
 
 def save_run(run: Run, out_dir: Path, record: Path) -> bool:
     """Record the run if OUT holds it further along than the record; True if something was copied."""
     dst = _recorded(run, out_dir, record)
-    if _progress(run.dir) <= _progress(dst):
-        return False
-    _transfer(run.dir, dst)
-    if _progress(run.dir)[0] == 2:  # the record keeps no weights it no longer needs
+    copied = _progress(run.dir) > _progress(dst)
+    if copied:
+        _transfer(run.dir, dst)
+        log.info("recorded %s in %s", run.name, dst)
+    if _progress(dst)[0] == 2:  # the record keeps no weights it no longer needs
         shutil.rmtree(dst / POLICY, ignore_errors=True)
-    log.info("recorded %s in %s", run.name, dst)
-    return True
+    return copied
 
 
 def restorable(runs: Sequence[Run], out_dir: Path, record: Path) -> list[Run]:

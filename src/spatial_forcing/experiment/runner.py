@@ -20,8 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -104,10 +103,8 @@ def run_experiment(plan: ExperimentPlan, out_dir: str | Path, jobs: int = 1,
     write_json(out_dir / "plan.json", resolved_plan(plan, out_dir))
     keep = None
     if record is not None:
-        keep = functools.partial(save_run, out_dir=out_dir, record=record)
-        for run in runs:  # e.g. a policy exported before a kill cut its evaluation short
-            keep(run)
-        save_experiment(out_dir, record)
+        keep = functools.partial(_keep, out_dir=out_dir, record=record)
+        _record_all(runs, out_dir, record)  # e.g. a policy exported before a kill cut its evaluation short
     if any(not r.trained for r in todo):  # evaluating an exported policy needs no data
         for section in dataset_sections(plan):
             ensure_dataset(plan, out_dir, section)
@@ -118,8 +115,13 @@ def run_experiment(plan: ExperimentPlan, out_dir: str | Path, jobs: int = 1,
         warm_caches(to_warm, CORES)
     log.info("%d of %d runs to do (%d selected), %d at a time with %d thread(s) each%s", len(todo), len(runs),
              len(selected), jobs, threads, "; teacher caches built in one of the slots" if overlap else "")
-    failed = _execute(todo, jobs, threads, warm=(lambda: warm_caches(to_warm, threads)) if overlap else None,
-                      keep=keep, evaluate=not train_only)
+    try:
+        failed = _execute(todo, jobs, threads, warm=(lambda: warm_caches(to_warm, threads)) if overlap else None,
+                          keep=keep, evaluate=not train_only)
+    except BaseException:
+        if record is not None:  # what the stopped runs reached: a policy, part of an evaluation's episodes
+            _record_all(runs, out_dir, record)
+        raise
     summary = write_summary(out_dir)
     if record is not None:
         save_experiment(out_dir, record)
@@ -218,17 +220,30 @@ def _execute(todo: list[Run], jobs: int, threads: int, warm: Callable[[], int] |
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         _terminate_commands()
-        if keep is not None:  # what the stopped runs reached: a policy, part of an evaluation's episodes
-            for run in todo:
-                try:
-                    keep(run)
-                except OSError as err:
-                    log.error("could not record %s: %s", run.name, err)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         bar.close()
     return failed
+
+
+def _keep(run: Run, out_dir: Path, record: Path) -> None:
+    """Record the run; a failure to write the record is logged, not the run's failure."""
+    try:
+        save_run(run, out_dir, record)
+    except OSError as err:
+        log.error("could not record %s in %s: %s", run.name, record, err)
+
+
+def _record_all(runs: list[Run], out_dir: Path, record: Path) -> None:
+    """Record every run OUT holds further along, and a summary of what OUT holds now."""
+    for run in runs:
+        _keep(run, out_dir, record)
+    try:
+        write_summary(out_dir)
+        save_experiment(out_dir, record)
+    except (OSError, SFError) as err:
+        log.error("could not record the summary in %s: %s", record, err)
 
 
 def _in_background(work: Callable[[], int]) -> Future:
@@ -250,14 +265,9 @@ def _in_background(work: Callable[[], int]) -> Future:
 def _outcome(future: Future, raise_error: bool = False) -> None:
     """Wait for `future` (its error raised if `raise_error`) unless the runner is interrupted first."""
     while not _STOPPING.is_set():
-        try:
-            future.result(timeout=0.5)
-            return
-        except FutureTimeout:
-            continue
-        except Exception:
-            if raise_error:
-                raise
+        if wait([future], timeout=0.5).done:
+            if raise_error and future.exception() is not None:
+                raise future.exception()
             return
     raise SFError("interrupted while the teacher cache was being built")
 
@@ -334,7 +344,8 @@ def _terminate_commands() -> None:
         try:
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            log.warning("command %s did not stop within 60 s", " ".join(proc.args[3:5]))
+            log.warning("command %s did not stop within 60 s: killed", " ".join(proc.args[3:5]))
+            proc.kill()
     if running:
         log.warning("interrupted: terminated %d running command(s); rerun the same command to resume",
                     len(running))
