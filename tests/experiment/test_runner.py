@@ -266,7 +266,8 @@ def test_caches_are_built_in_a_slot_while_the_baseline_trains(synthetic_dataset,
     assert list(out.failed) == ["sf/seed1"] and "teacher weights: file not found" in out.failed["sf/seed1"]
 
 
-def test_an_interrupt_does_not_wait_for_the_teacher_cache_being_built(synthetic_dataset, tmp_path, monkeypatch):
+def test_an_interrupt_does_not_wait_for_the_teacher_cache_being_built(synthetic_dataset, tmp_path,
+                                                                      monkeypatch):
     data = make_plan_dict(str(synthetic_dataset))
     data["variants"]["sf"]["targets"] = "cache"
     data["variants"]["sf"]["teacher_weights"] = ""
@@ -307,7 +308,8 @@ def test_a_cache_build_that_times_out_fails_its_runs(synthetic_dataset, tmp_path
     previous = signal.signal(signal.SIGALRM, hung)
     signal.alarm(30)  # the wait once spun on it forever
     try:
-        out = runner.run_experiment(ExperimentPlan.from_dict({**data, "seeds": [0]}), tmp_path / "exp", jobs=2)
+        plan = ExperimentPlan.from_dict({**data, "seeds": [0]})
+        out = runner.run_experiment(plan, tmp_path / "exp", jobs=2)
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)

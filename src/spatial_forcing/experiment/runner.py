@@ -116,8 +116,8 @@ def run_experiment(plan: ExperimentPlan, out_dir: str | Path, jobs: int = 1,
     log.info("%d of %d runs to do (%d selected), %d at a time with %d thread(s) each%s", len(todo), len(runs),
              len(selected), jobs, threads, "; teacher caches built in one of the slots" if overlap else "")
     try:
-        failed = _execute(todo, jobs, threads, warm=(lambda: warm_caches(to_warm, threads)) if overlap else None,
-                          keep=keep, evaluate=not train_only)
+        warm = (lambda: warm_caches(to_warm, threads)) if overlap else None
+        failed = _execute(todo, jobs, threads, warm=warm, keep=keep, evaluate=not train_only)
     except BaseException:
         if record is not None:  # what the stopped runs reached: a policy, part of an evaluation's episodes
             _record_all(runs, out_dir, record)
