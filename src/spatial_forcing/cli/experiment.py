@@ -19,13 +19,12 @@ class ExperimentCommandConfig:
     jobs: int = 1  # runs at a time, each with max(1, 2 // jobs) threads
     only: list[str] = field(default_factory=list)  # variants to run now, e.g. baseline,sf; [] = all
     dry_run: bool = False  # print what would run, write nothing
-    # directory kept up to date with every run's configs, metrics and evaluation (no weights but the policy
-    # of a run not yet evaluated), e.g. results/<name>: commit it, and the same command on another machine
-    # restores the recorded runs into --out instead of running them again; "" = none
-    record: str = ""
-    # train the selected runs and evaluate none: when evaluations outlast a session, train (and --record)
-    # every policy while the data is there; a later run of the command evaluates them without the data
-    train_only: bool = False
+    # record: commit it, and the same command on another machine restores the recorded runs into --out
+    # instead of running them again (experiment/record.py)
+    record: str = ""  # directory kept with the runs' configs, metrics, evaluations (results/NAME); ""=none
+    # train_only: when evaluations outlast a session, train (and --record) every policy while the data is
+    # there; the command without it evaluates them later without the data
+    train_only: bool = False  # train the selected runs, evaluate none
 
 
 def register(sub: argparse._SubParsersAction) -> None:
