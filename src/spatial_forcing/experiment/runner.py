@@ -85,20 +85,17 @@ def run_experiment(plan: ExperimentPlan, out_dir: str | Path, jobs: int = 1,
         _check_out_dir(plan, record)
     runs = experiment_runs(plan, out_dir)
     selected = _select(runs, only, plan)
-    if dry_run:
-        for run in runs:
-            run.check()
-        todo = [r for r in selected if not (r.trained if train_only else r.finished)]
-        text = _dry_run_text(plan, out_dir, runs, selected, todo, jobs, max(1, CORES // jobs))
-        print(text + (f"\nrecord: {record} ({len(restorable(runs, out_dir, record))} run(s) to restore into "
-                      f"{out_dir} first)" if record is not None else ""))
-        return Outcome(len(runs), len(selected), [], {}, 0, None)
-    if record is not None:
+    if record is not None and not dry_run:
         restore_runs(runs, out_dir, record)
     for run in runs:
         run.check()
     todo = [r for r in selected if not (r.trained if train_only else r.finished)]
     threads = max(1, CORES // jobs)
+    if dry_run:
+        text = _dry_run_text(plan, out_dir, runs, selected, todo, jobs, threads)
+        print(text + (f"\nrecord: {record} ({len(restorable(runs, out_dir, record))} run(s) to restore into "
+                      f"{out_dir} first)" if record is not None else ""))
+        return Outcome(len(runs), len(selected), [], {}, 0, None)
 
     write_json(out_dir / "plan.json", resolved_plan(plan, out_dir))
     keep = None
@@ -185,8 +182,9 @@ def _execute(todo: list[Run], jobs: int, threads: int, warm: Callable[[], int] |
     _STOPPING.clear()
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
-        def execute(run: Run, threads: int) -> str | None:
+        def run_one(run: Run, threads: int) -> str | None:
             return execute_run(run, threads, after_training=keep, evaluate=evaluate)
+        execute = run_one
         if warm is not None:
             warming = _in_background(warm)
             pool.submit(_outcome, warming)  # the build holds one of the slots until it ends
@@ -199,7 +197,7 @@ def _execute(todo: list[Run], jobs: int, threads: int, warm: Callable[[], int] |
                         _outcome(warming, raise_error=True)
                     except Exception as err:
                         return f"teacher cache: {type(err).__name__}: {str(err).splitlines()[0]}"
-                return execute_run(run, threads, after_training=keep, evaluate=evaluate)
+                return run_one(run, threads)
         futures = {pool.submit(execute, run, threads): run for run in todo}
         for future in as_completed(futures):
             run = futures[future]
