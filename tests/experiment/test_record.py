@@ -110,6 +110,10 @@ def test_refusals_and_a_dry_run_that_counts_what_it_would_restore(plan, tmp_path
     runner.run_experiment(plan, tmp_path / "a", jobs=1, only=["baseline"], record=record)
     with pytest.raises(SFError, match="--record .*the same directory as --out"):
         runner.run_experiment(plan, record, record=record)
+    (tmp_path / "a_file").write_text("kept")
+    with pytest.raises(SFError, match="--record .*a_file: a file, expected a directory"):
+        runner.run_experiment(plan, tmp_path / "b", record=tmp_path / "a_file")
+    assert (tmp_path / "a_file").read_text() == "kept" and not (tmp_path / "b").exists()
     other = ExperimentPlan.from_dict({**plan.to_dict(), "train": {**plan.train, "lr": 0.5}})
     with pytest.raises(SFError, match=r"record/plan.json was made from a different plan"):
         runner.run_experiment(other, tmp_path / "b", record=record)

@@ -79,6 +79,8 @@ def run_experiment(plan: ExperimentPlan, out_dir: str | Path, jobs: int = 1,
     _check_out_dir(plan, out_dir)
     record = Path(record) if record else None
     if record is not None:
+        if record.exists() and not record.is_dir():
+            raise SFError(f"--record {record}: a file, expected a directory (e.g. results/<name>)")
         if record.resolve() == out_dir.resolve():
             raise SFError(f"--record {record}: the same directory as --out; give another one, e.g. "
                           f"results/<name>")
