@@ -40,6 +40,21 @@ def test_interrupted_evaluation_resumes_where_it_stopped(tmp_path):
     assert result["episodes"] == 4 and result["success_rate"] == 0.0
     assert set(result["per_task"]) == {"left_of_cylinder", "on_tall_box"}
     assert json.loads(out.read_text())["per_task"] == result["per_task"]
+    # the cost counts both invocations: every episode's seconds, the 2 logged before the kill included
+    done = [json.loads(x) for x in (tmp_path / "eval.episodes.jsonl").read_text().splitlines()]
+    assert len(done) == 4 and all(r["seconds"] > 0 for r in done)
+    assert result["episode_seconds"] == pytest.approx(sum(r["seconds"] for r in done), abs=0.06)
+
+
+def test_episode_seconds_unknown_for_logs_without_times(tmp_path):
+    cfg = EvalConfig(env="tabletop", tasks=[0], init_states=[0, 1], image_size=32, max_steps=4)
+    out = tmp_path / "eval.json"
+    evaluate(CountingPolicy(), cfg, out, policy_key="p")
+    log = tmp_path / "eval.episodes.jsonl"
+    old = [json.loads(x) for x in log.read_text().splitlines()]
+    old[0].pop("seconds")  # a line an older version wrote
+    log.write_text("".join(json.dumps(r) + "\n" for r in old))
+    assert evaluate(CountingPolicy(), cfg, out, policy_key="p")["episode_seconds"] is None
 
 
 def test_chunk_is_executed_open_loop_and_videos_are_written(tmp_path):

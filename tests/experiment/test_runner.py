@@ -58,6 +58,7 @@ def test_summary_numbers(plan, tmp_path, monkeypatch):
     assert base["align"] is None and sf["align"]["residual_cos"]["mean"] == pytest.approx(0.6)  # last logged
     assert sf["train_seconds"]["per_seed"] == {"0": 12.0, "1": 12.0, "2": 12.0}
     assert sf["eval_seconds"]["mean"] == pytest.approx(31.0) and sf["eval_seconds"]["std"] == pytest.approx(1.0)
+    assert base["eval_seconds"]["mean"] == pytest.approx(61.0)  # episode_seconds preferred to the last wall time
     paired = s["paired"]["sf"]
     assert paired["differences"] == pytest.approx({"0": 0.3, "1": 0.1, "2": 0.3})
     half = 4.302653 * 0.1154701 / 3 ** 0.5
@@ -75,7 +76,7 @@ def test_summary_numbers(plan, tmp_path, monkeypatch):
     assert (tmp_path / "exp" / "summary.png").stat().st_size > 0
     md = (tmp_path / "exp" / "summary.md").read_text()
     assert "| sf | 3/3 | 0.533 ± 0.058 |" in md and "| sf | picked | +0.1167 |" in md
-    assert "| baseline | 0.2 ± 0.0 | 0.5 ± 0.0 |" in md  # cost per run, minutes
+    assert "| baseline | 0.2 ± 0.0 | 1.0 ± 0.0 |" in md  # cost per run, minutes
 
     from spatial_forcing.experiment.summary import write_summary
 

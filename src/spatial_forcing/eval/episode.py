@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -60,6 +61,7 @@ class TemporalEnsemble:
 
 def play_episode(env, act: ActFn, spec, task_id: int, init_state: int, cfg: EvalConfig) -> dict:
     """Seed, run and record one (task, init state) episode: the JSON line of the episodes log."""
+    t0 = time.perf_counter()
     seed = cfg.seed * 1_000_003 + task_id * 1009 + init_state
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
@@ -71,7 +73,7 @@ def play_episode(env, act: ActFn, spec, task_id: int, init_state: int, cfg: Eval
         write_video(Path(cfg.video_dir) / f"{spec.name}_init{init_state}.mp4", frames)
     subgoals = {k: bool(v) for k, v in info.items() if k != "success" and isinstance(v, (bool, np.bool_))}
     return {"task_id": task_id, "task": spec.name, "init_state": init_state, "success": success, "steps": steps,
-            "subgoals": subgoals}
+            "subgoals": subgoals, "seconds": round(time.perf_counter() - t0, 2)}
 
 
 def write_video(path: Path, frames: list) -> None:

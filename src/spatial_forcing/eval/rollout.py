@@ -54,6 +54,13 @@ def _inline(act: ActFn, cfg: EvalConfig, suite, todo: list[tuple[int, int]]) -> 
             env.close()
 
 
+def _episode_seconds(records) -> float | None:
+    """Seconds spent playing the logged episodes, over every invocation that logged them (with workers, the
+    sum of their times); None if some record predates per-episode timing."""
+    seconds = [r.get("seconds") for r in records]
+    return None if None in seconds else round(sum(seconds), 1)
+
+
 def evaluate(act: ActFn | str | Path, cfg: EvalConfig, out_json: str | Path, label: str = "",
              policy_key: str | None = None) -> dict:
     """Run every (task, init state) not already in `<out_json>.episodes.jsonl`; write the summary JSON.
@@ -91,9 +98,10 @@ def evaluate(act: ActFn | str | Path, cfg: EvalConfig, out_json: str | Path, lab
         done[EpisodeLog.key(rec["task_id"], rec["init_state"])] = episode_log.append(rec)
         bar.update(1)
     bar.close()
-    per_task, subgoal_rates = {}, {}
+    per_task, subgoal_rates, counted = {}, {}, []
     for task_id in task_ids:
         recs = [done[EpisodeLog.key(task_id, i)] for i in cfg.init_states]
+        counted += recs
         per_task[suite.tasks[task_id].name] = float(np.mean([r["success"] for r in recs]))
         for r in recs:
             for key, value in r.get("subgoals", {}).items():
@@ -101,6 +109,7 @@ def evaluate(act: ActFn | str | Path, cfg: EvalConfig, out_json: str | Path, lab
     result = {"env": cfg.env, "label": label, "policy": policy_key,
               "success_rate": float(np.mean(list(per_task.values()))),
               "per_task": per_task, "subgoal_rates": {k: float(np.mean(v)) for k, v in subgoal_rates.items()},
-              "episodes": total, "wall_s_this_run": round(time.time() - t0, 1), "config": asdict(cfg)}
+              "episodes": total, "wall_s_this_run": round(time.time() - t0, 1),
+              "episode_seconds": _episode_seconds(counted), "config": asdict(cfg)}
     write_json(out_json, result, allow_nan=False)  # NaN is not JSON: fail here rather than write it
     return result

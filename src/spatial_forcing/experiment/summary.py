@@ -88,8 +88,10 @@ def summarize(out_dir: str | Path, reference: str | None = None) -> dict:
                   "align": "last logged value of each run",
                   "train_seconds": "seconds in training steps (metrics.jsonl step_s; evaluations and "
                                    "checkpoints excluded), per run, on the threads the run had",
-                  "eval_seconds": "wall seconds of the final evaluation's last invocation (eval.json "
-                                  "wall_s_this_run)",
+                  "eval_seconds": "seconds playing the final evaluation's episodes, over every invocation "
+                                  "(eval.json episode_seconds; with workers, the sum of their times); for "
+                                  "logs without per-episode times, the last invocation's wall time "
+                                  "(wall_s_this_run)",
                   "curves": "eval/success of `sf train --eval-every` (train.eval_init_states), mean/min/max "
                             "over the seeds at the steps all of them logged"},
     }
@@ -122,7 +124,14 @@ def _run_result(run: Run) -> dict:
             "val_action_loss": held_out[-1] if held_out else None,
             "align": {k: (list(series(rows, k).values()) or [None])[-1] for k in ALIGN_KEYS},
             "curve": series(rows, "eval/success"), "align_curves": {k: series(rows, k) for k in ALIGN_KEYS},
-            "train_s": _train_seconds(rows), "eval_s": res.get("wall_s_this_run")}
+            "train_s": _train_seconds(rows), "eval_s": _eval_seconds(res)}
+
+
+def _eval_seconds(res: dict) -> float | None:
+    """The final evaluation's cost: per-episode seconds summed over every invocation when the log has them
+    (a resumed evaluation counts its earlier part), else the last invocation's wall time."""
+    seconds = res.get("episode_seconds")
+    return seconds if seconds is not None else res.get("wall_s_this_run")
 
 
 def _train_seconds(rows: list[dict]) -> float | None:
