@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -180,7 +181,8 @@ def test_step_counts_print_whole_and_rates_with_three_decimals(tmp_path):
     found = {claim: [] for claim in CLAIMS}
     found["success"] = [{**success, "source": "runs/long"}, {**success, "source": "runs/rung1"}]
     found["convergence"] = [steps]
-    head = "\n".join(_head(["runs/long", "runs/rung1"], found))
+    head = "\n".join(_head(["runs/long", "runs/rung1"], Path("results/REPORT.md"), found))
+    assert "Built by `sf report runs/long runs/rung1 --out results/REPORT.md`" in head  # the exact command
     assert "long: sf +0.100 [-0.020, +0.220]; rung1: sf +0.100" in head  # two experiments: each one named
     assert "| sf -33 [-90, +24] |" in head  # one: no name
 

@@ -45,7 +45,7 @@ def write_report(dirs: list[str | Path], out: str | Path) -> dict[str, list[dict
     fig_dir.mkdir(parents=True, exist_ok=True)
     sections = [_section(i + 1, claim, CLAIMS[claim], found[claim], fig_dir, out.parent)
                 for i, claim in enumerate(CLAIMS)]
-    text = "\n".join([*_head(dirs, found), *sections])
+    text = "\n".join([*_head(dirs, out, found), *sections])
     with atomic_path(out) as tmp:
         tmp.write_text(text)
     write_json(out.with_suffix(".json"), {"sources": [str(d) for d in dirs], "rule": RULE, "claims": found})
@@ -73,9 +73,10 @@ def _overall(measurements: list[dict]) -> str:
     return claim_verdict([m["verdict"] for m in measurements]) if measurements else "not measured"
 
 
-def _head(dirs: list[str | Path], found: dict[str, list[dict]]) -> list[str]:
+def _head(dirs: list[str | Path], out: Path, found: dict[str, list[dict]]) -> list[str]:
+    command = " ".join(["sf report", *map(str, dirs), "--out", str(out)])  # exactly what rebuilds this file
     lines = ["# Spatial Forcing: the paper's claims, measured", "",
-             "Built by `sf report " + " ".join(str(d) for d in dirs) + "` from `sf experiment` directories "
+             f"Built by `{command}` from `sf experiment` directories "
              "(plans with a `claims` key) and `sf probe` outputs. Every number below is in the sibling "
              "`.json` file.", "", f"**Verdict rule.** {RULE}", "",
              "| claim | paper | ours (paired difference, 95% CI) | verdict "
