@@ -193,13 +193,14 @@ def _execute(todo: list[Run], jobs: int, threads: int, warm: Callable[[], int] |
             free = [r for r in todo if not needs_cache(r)][: jobs - 1]
             todo = free + [r for r in todo if r not in free]
 
-            def execute(run: Run, threads: int) -> str | None:
+            def after_cache(run: Run, threads: int) -> str | None:
                 if needs_cache(run):
                     try:
                         _outcome(warming, raise_error=True)
                     except Exception as err:
                         return f"teacher cache: {type(err).__name__}: {str(err).splitlines()[0]}"
                 return run_one(run, threads)
+            execute = after_cache
         futures = {pool.submit(execute, run, threads): run for run in todo}
         for future in as_completed(futures):
             run = futures[future]
