@@ -198,3 +198,21 @@ def test_a_grid_run_in_parts_keeps_the_losses_of_its_finished_fractions(experime
     held_out = next(m for m in data["secondary"] if m["key"] == "final_val_action_loss")
     assert [c["label"] for c in held_out["comparisons"]] == ["sf - baseline @ 0.5"]
     assert held_out["comparisons"][0]["n"] == 3
+
+
+def test_convergence_from_summary_curves_when_the_runs_metrics_are_gone(experiment, tmp_path):
+    """A directory that kept only plan.json and summary.json (committed before records held the runs): the
+    convergence claim reads the seed-mean curves of summary.json, with no paired interval and no verdict."""
+    shutil.rmtree(experiment / "runs")
+    conv = experiment_claims(experiment)["convergence"]
+    assert [(r["label"], r["mean"], r["n"]) for r in conv["rows"]] == [("baseline", 6, 3), ("sf", 4, 3)]
+    assert conv["comparisons"] == [] and conv["verdict"] == "unclear" and "summary.json" in conv["note"]
+    assert conv["extra"]["target"] == pytest.approx(0.3) and conv["extra"]["speedup"]["sf"] == pytest.approx(1.5)
+    report = tmp_path / "R.md"
+    assert main(["report", str(experiment), "--out", str(report)]) == 0
+    text = report.read_text()
+    assert "| sf | 4 ± n/a | 3 |" in text and "no paired difference (see the note)" in text
+    assert "| sf x1.50 (seed-mean curves, no interval) | unclear |" in text  # the head table
+    section = text.split("## 2. ")[1].split("## 3. ")[0]
+    assert "| paired difference" not in section  # no empty table
+    assert "sf: x1.50" in text and (tmp_path / "R_figures" / "convergence.png").stat().st_size > 1000

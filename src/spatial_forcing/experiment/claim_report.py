@@ -85,7 +85,7 @@ def _head(dirs: list[str | Path], out: Path, found: dict[str, list[dict]]) -> li
         paper = "; ".join(f"{k}: {v}" for k, v in spec.paper_numbers.items())
         several = len(found[claim]) > 1  # then each measurement names its experiment
         name = (lambda m: Path(m["source"]).name + ": ") if several else (lambda m: "")
-        ours = "; ".join(f"{name(m)}{_diffs(m)}" for m in found[claim] if m["comparisons"]) or "-"
+        ours = "; ".join(f"{name(m)}{_ours(m)}" for m in found[claim] if _ours(m)) or "-"
         held_out = "; ".join(f"{name(m)}{_diffs(s)}" for m in found[claim] for s in m.get("secondary", [])
                              if s["key"] == "final_val_action_loss" and s["comparisons"]) or "-"
         lines.append(f"| {spec.title} | {paper} | {ours} | {_overall(found[claim])} | {held_out} |")
@@ -106,9 +106,10 @@ def _section(number: int, claim: str, spec: Claim, measurements: list[dict], fig
                   "| variant | mean ± std | seeds |", "|---|---|---|",
                   *(f"| {r['label']} | {_f(r['mean'], plain)} ± {_f(r['std'], plain)} | {r['n']} |"
                     for r in m["rows"]), "",
-                  "| paired difference | mean | 95% CI | seeds | verdict |", "|---|---|---|---|---|",
-                  *(f"| {c['label']} | {_f(c['mean'], signed)} | {_ci(c['ci95'], signed)} | {c['n']} | "
-                    f"{c['verdict']} |" for c in m["comparisons"]), "", _sentence(spec, m), ""]
+                  *(["| paired difference | mean | 95% CI | seeds | verdict |", "|---|---|---|---|---|",
+                     *(f"| {c['label']} | {_f(c['mean'], signed)} | {_ci(c['ci95'], signed)} | {c['n']} | "
+                       f"{c['verdict']} |" for c in m["comparisons"]), ""] if m["comparisons"] else []),
+                  _sentence(spec, m), ""]
         if m.get("note"):
             lines += [f"Note: {m['note']}.", ""]
         lines += _secondary_lines(m)
@@ -121,7 +122,8 @@ def _section(number: int, claim: str, spec: Claim, measurements: list[dict], fig
 def _sentence(spec: Claim, m: dict) -> str:
     side = "higher" if spec.direction > 0 else "lower"
     if not m["comparisons"]:
-        return f"**Verdict: {UNCLEAR}**: nothing to compare yet."
+        why = "no paired difference (see the note)" if m["rows"] else "nothing to compare yet"
+        return f"**Verdict: {UNCLEAR}**: {why}."
     return (f"**Verdict: {m['verdict']}** (the paper's direction: {side} than `{m['reference']}`; paired "
             f"differences {_diffs(m)}).")
 
@@ -129,6 +131,15 @@ def _sentence(spec: Claim, m: dict) -> str:
 def _diffs(m: dict) -> str:
     """Each paired difference of a measurement, in its own format."""
     return "; ".join(_diff(c, _spec(m, "+")) for c in m["comparisons"])
+
+
+def _ours(m: dict) -> str:
+    """A measurement in the head table: its paired differences, or else the seed-mean speed-up a
+    convergence measurement without per-seed curves holds ("" if neither)."""
+    if m["comparisons"]:
+        return _diffs(m)
+    speedup = m["extra"].get("speedup") or {}
+    return "; ".join(f"{v} x{_f(x, '.2f')} (seed-mean curves, no interval)" for v, x in speedup.items())
 
 
 def _diff(c: dict, signed: str = "+.3f") -> str:
