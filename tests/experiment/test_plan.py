@@ -228,3 +228,12 @@ def test_the_libero_plan_evaluates_with_the_reduced_protocol():
     plan = load_plan(PLANS / "libero_spatial_reduced.json")
     expected = libero_eval_values("libero_spatial", "reduced")
     assert {k: getattr(plan.eval_config(), k) for k in expected} == expected
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in PLANS.glob("*.json")
+                                        if (PLANS.parents[1] / "results" / p.stem / "plan.json").is_file()))
+def test_each_shipped_plan_still_continues_its_committed_result(name):
+    """results/NAME/plan.json is the plan that made the committed figures: the shipped plan may only add seeds or
+    variants to it, so `sf experiment configs/experiments/NAME.json` reproduces them (and resumes a record)."""
+    stored = json.loads((PLANS.parents[1] / "results" / name / "plan.json").read_text())
+    assert plan_change(stored, load_plan(PLANS / f"{name}.json")) is None
