@@ -33,7 +33,7 @@ CLAIMS: dict[str, Claim] = {
     "convergence": Claim(
         "SF converges faster", "SF reaches the baseline's final success 3.8x sooner (training steps).",
         {"speed-up in steps to the baseline's final success": "3.8x"},
-        "convergence", -1, "configs/experiments/claims_main.json", ("baseline", "sf")),
+        "convergence", -1, "configs/experiments/convergence_lift.json", ("baseline", "sf")),
     "data_efficiency": Claim(
         "SF is data-efficient", "With 5% of the demonstrations SF still reaches 75.8% LIBERO success.",
         {"SF, 5% of the data (LIBERO avg)": "75.8", "SF, 100% of the data": "98.5"},
