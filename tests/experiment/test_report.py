@@ -216,3 +216,11 @@ def test_convergence_from_summary_curves_when_the_runs_metrics_are_gone(experime
     section = text.split("## 2. ")[1].split("## 3. ")[0]
     assert "| paired difference" not in section  # no empty table
     assert "sf: x1.50" in text and (tmp_path / "R_figures" / "convergence.png").stat().st_size > 1000
+
+
+def test_a_seed_mean_curve_that_never_reaches_the_target_says_so_in_the_head_table():
+    from spatial_forcing.experiment.claim_report import _ours
+
+    m = {"comparisons": [], "extra": {"speedup": {"sf": None, "sf_fast": 2.0}}}
+    assert _ours(m) == ("sf never reaches it (seed-mean curves, no interval); "
+                        "sf_fast x2.00 (seed-mean curves, no interval)")

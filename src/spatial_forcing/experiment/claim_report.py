@@ -139,7 +139,8 @@ def _ours(m: dict) -> str:
     if m["comparisons"]:
         return _diffs(m)
     speedup = m["extra"].get("speedup") or {}
-    return "; ".join(f"{v} x{_f(x, '.2f')} (seed-mean curves, no interval)" for v, x in speedup.items())
+    return "; ".join(f"{v} {'never reaches it' if x is None else f'x{x:.2f}'} (seed-mean curves, no interval)"
+                     for v, x in speedup.items())
 
 
 def _diff(c: dict, signed: str = "+.3f") -> str:

@@ -23,6 +23,7 @@ from spatial_forcing.experiment.verdict import claim_verdict, interval_verdict
 from spatial_forcing.utils.json_file import read_json
 
 PerSeed = dict[int, float]
+STEPS = "steps to reach the reference's final success"  # the convergence metric (printed as whole steps)
 # Summary measures reported beside a success claim (informative when success is at the floor): key -> metric.
 SECONDARY = {"final_action_loss": "final training action loss (L1)",
              "final_val_action_loss": "held-out action loss (L1)"}
@@ -124,7 +125,7 @@ def _by_fraction(plan: ExperimentPlan, summary: dict, variants: list[str], direc
         comparisons += [_comparison(f"{v} - {variants[0]} @ {f:g}", table[f][variants[0]], table[f][v], direction)
                         for v in variants[1:]]
     smallest = [c["verdict"] for c in comparisons[: len(variants) - 1]]
-    return {"metric": metric, "reference": variants[0], "rows": rows,
+    return {"metric": STEPS, "reference": variants[0], "rows": rows,
             "comparisons": comparisons, "verdict": claim_verdict(smallest),
             "extra": {"fractions": fractions,
                       key: {v: [_row(f"{f:g}", table[f][v]) for f in fractions] for v in variants}},
@@ -159,7 +160,7 @@ def _convergence(plan: ExperimentPlan, exp_dir: Path, variants: list[str], summa
                 censored[v].append(seed)
                 reached = points[-1] + (points[-1] - points[-2] if len(points) > 1 else points[-1])
             steps[v][seed] = float(reached)
-    out = _compared("steps to reach the reference's final success", steps, variants[0], -1)
+    out = _compared(STEPS, steps, variants[0], -1)
     means = {v: mean_std(list(steps[v].values()))[0] for v in variants}
     speedup = {v: means[variants[0]] / means[v] if means[v] and means[variants[0]] else None
                for v in variants[1:]}  # reference's mean steps / the variant's (the paper's "3.8x")
@@ -173,18 +174,17 @@ def _convergence(plan: ExperimentPlan, exp_dir: Path, variants: list[str], summa
 def _seed_mean_convergence(plan: ExperimentPlan, summary: dict, variants: list[str]) -> dict:
     """Steps for each variant's seed-mean curve (summary.json) to reach the reference's final seed-mean
     success: one number per variant, so no paired interval and no verdict."""
-    metric = "steps to reach the reference's final success"
     stored = summary.get("curves", {}).get("success", {})
     bands = {v: stored.get(_full_cell(plan, v)) for v in variants}
     if bands[variants[0]] is None:
-        return {"metric": metric, "reference": variants[0], "rows": [], "comparisons": [], "verdict": "unclear",
+        return {"metric": STEPS, "reference": variants[0], "rows": [], "comparisons": [], "verdict": "unclear",
                 "extra": {}, "note": "no learning curves (train.eval_every 0, or no finished run)"}
     conv = convergence(bands, variants[0])
     rows = [{"label": v, "mean": conv["variants"][v]["steps_to_reach"], "std": None,
              "n": bands[v]["seeds"] if bands[v] else 0, "per_seed": {}} for v in variants]
     extra = {"target": conv["target"], "target_step": conv["target_step"], "censored": {},
              "speedup": {v: conv["variants"][v]["speedup"] for v in variants[1:]}, "curves": bands}
-    return {"metric": metric, "reference": variants[0], "rows": rows, "comparisons": [], "verdict": "unclear",
+    return {"metric": STEPS, "reference": variants[0], "rows": rows, "comparisons": [], "verdict": "unclear",
             "extra": extra, "note": "the runs' metrics are not in this directory, only summary.json's seed-mean "
                                     "curves: steps of those curves (n/a: never reached), no per-seed steps, so "
                                     "no paired interval"}
