@@ -224,3 +224,18 @@ def test_a_seed_mean_curve_that_never_reaches_the_target_says_so_in_the_head_tab
     m = {"comparisons": [], "extra": {"speedup": {"sf": None, "sf_fast": 2.0}}}
     assert _ours(m) == ("sf never reaches it (seed-mean curves, no interval); "
                         "sf_fast x2.00 (seed-mean curves, no interval)")
+
+
+def test_measured_only_leaves_out_the_claims_no_directory_answers(experiment, tmp_path, capsys):
+    out = tmp_path / "only" / "REPORT.md"
+    assert main(["report", str(experiment), "--out", str(out), "--measured-only"]) == 0
+    text = out.read_text()
+    measured = ["success", "convergence", "data_efficiency", "pe", "layer", "adaptive", "depth_probe"]
+    assert [line.split("`")[1] for line in text.splitlines() if line.startswith("## ")] == \
+        [c for c in CLAIMS if c in measured]
+    assert "**Not measured.**" not in text
+    left_out = [c for c in CLAIMS if c not in measured]
+    assert f"Not measured here (left out): {', '.join(f'`{c}`' for c in left_out)}." in text
+    assert f"--out {out} --measured-only`" in text  # the rebuild command keeps the flag
+    head_rows = [line for line in text.splitlines() if line.startswith("| ") and " | paper | " not in line]
+    assert not any(CLAIMS[c].title in row for c in left_out for row in head_rows)

@@ -14,6 +14,7 @@ class ReportConfig:
 
     dirs: list[str]  # `sf experiment` output directories (and directories holding probe.json files)
     out: str = "REPORT.md"  # the markdown report; REPORT.json and REPORT_figures/ are written beside it
+    measured_only: bool = False  # leave out claims no directory answers (a report on one experiment)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from spatial_forcing.experiment.claim_report import write_report
 
     cfg = build_config(ReportConfig, overrides_from_args(args))
-    found = write_report(cfg.dirs, cfg.out)
+    found = write_report(cfg.dirs, cfg.out, cfg.measured_only)
     measured = [c for c, m in found.items() if m]
     print(f"{cfg.out}: {len(found)} claims, {len(measured)} measured ({', '.join(measured) or 'none'})")
     return 0

@@ -33,7 +33,9 @@ def collect(dirs: list[str | Path]) -> dict[str, list[dict]]:
     return found
 
 
-def write_report(dirs: list[str | Path], out: str | Path) -> dict[str, list[dict]]:
+def write_report(dirs: list[str | Path], out: str | Path, measured_only: bool = False) -> dict[str, list[dict]]:
+    """Write the report; `measured_only` leaves out the claims no directory answers (their sections and rows)
+    and says which they are in one line, for a report on one experiment."""
     out = Path(out)
     if out.is_dir():
         raise SFError(f"--out {out} is a directory; expected a markdown file such as REPORT.md")
@@ -43,9 +45,10 @@ def write_report(dirs: list[str | Path], out: str | Path) -> dict[str, list[dict
                     [str(d) for d in dirs])
     fig_dir = out.parent / f"{out.stem}_figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
+    shown = [c for c in CLAIMS if found[c] or not measured_only]
     sections = [_section(i + 1, claim, CLAIMS[claim], found[claim], fig_dir, out.parent)
-                for i, claim in enumerate(CLAIMS)]
-    text = "\n".join([*_head(dirs, out, found), *sections])
+                for i, claim in enumerate(shown)]
+    text = "\n".join([*_head(dirs, out, found, shown), *sections])
     with atomic_path(out) as tmp:
         tmp.write_text(text)
     write_json(out.with_suffix(".json"), {"sources": [str(d) for d in dirs], "rule": RULE, "claims": found})
@@ -73,15 +76,21 @@ def _overall(measurements: list[dict]) -> str:
     return claim_verdict([m["verdict"] for m in measurements]) if measurements else "not measured"
 
 
-def _head(dirs: list[str | Path], out: Path, found: dict[str, list[dict]]) -> list[str]:
-    command = " ".join(["sf report", *map(str, dirs), "--out", str(out)])  # exactly what rebuilds this file
+def _head(dirs: list[str | Path], out: Path, found: dict[str, list[dict]],
+          shown: list[str] | None = None) -> list[str]:
+    shown = list(CLAIMS) if shown is None else shown
+    flag = [] if len(shown) == len(CLAIMS) else ["--measured-only"]
+    command = " ".join(["sf report", *map(str, dirs), "--out", str(out), *flag])  # exactly what rebuilds this file
     lines = ["# Spatial Forcing: the paper's claims, measured", "",
              f"Built by `{command}` from `sf experiment` directories "
              "(plans with a `claims` key) and `sf probe` outputs. Every number below is in the sibling "
              "`.json` file.", "", f"**Verdict rule.** {RULE}", "",
+             *([f"Not measured here (left out): {', '.join(f'`{c}`' for c in CLAIMS if c not in shown)}.", ""]
+               if flag else []),
              "| claim | paper | ours (paired difference, 95% CI) | verdict "
              "| held-out action loss (paired, 95% CI; not part of the verdict) |", "|---|---|---|---|---|"]
-    for claim, spec in CLAIMS.items():
+    for claim in shown:
+        spec = CLAIMS[claim]
         paper = "; ".join(f"{k}: {v}" for k, v in spec.paper_numbers.items())
         several = len(found[claim]) > 1  # then each measurement names its experiment
         name = (lambda m: Path(m["source"]).name + ": ") if several else (lambda m: "")
