@@ -18,13 +18,12 @@ A run is copied from whichever of the two places holds it further along (evaluat
 from __future__ import annotations
 
 import logging
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 from spatial_forcing.experiment.runs import Run
+from spatial_forcing.utils.atomic import atomic_path, write_dir
 
 log = logging.getLogger(__name__)
 
@@ -52,19 +51,12 @@ def _recorded(run: Run, out_dir: Path, record: Path) -> Path:
 
 
 def _copy(src: Path, dst: Path) -> None:
-    """Copy a file or a directory tree to `dst` through a temporary sibling renamed over it (atomic)."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)) / "item"
-    try:
-        if src.is_dir():
-            shutil.copytree(src, tmp)
-        else:
+    """Copy a file or a directory tree to `dst` atomically (through a temporary sibling renamed over it)."""
+    if src.is_dir():
+        write_dir(dst, lambda tmp: shutil.copytree(src, tmp, dirs_exist_ok=True))
+    else:
+        with atomic_path(dst) as tmp:
             shutil.copy2(src, tmp)
-        if dst.is_dir():
-            shutil.rmtree(dst)
-        os.replace(tmp, dst)
-    finally:
-        shutil.rmtree(tmp.parent, ignore_errors=True)
 
 
 def _transfer(src: Path, dst: Path) -> None:

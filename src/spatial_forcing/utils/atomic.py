@@ -70,6 +70,8 @@ def write_dir(final: str | os.PathLike, fill: Callable[[Path], None]) -> Path:
     try:
         fill(tmp)
         for f in tmp.iterdir():
+            if not f.is_file():  # a subdirectory's files are not fsynced one by one
+                continue
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
         if final.exists():
